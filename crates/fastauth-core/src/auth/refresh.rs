@@ -1,0 +1,58 @@
+//! Refresh-token rotation with theft detection.
+
+use crate::error::Error;
+use crate::model::{Rotation, UserStatus};
+use crate::service::{Core, RequestMeta};
+use crate::tokens::opaque;
+
+use super::IssuedTokens;
+
+impl Core {
+    /// Trades a refresh token for new tokens. The store settles races: of several requests with
+    /// one token exactly one rotates it. A rotated token presented again within the grace is
+    /// refused and the session lives on (the winner holds its tokens); after the grace it is
+    /// taken as stolen and the whole session ends.
+    pub async fn refresh(&self, token: &str, meta: &RequestMeta) -> Result<IssuedTokens, Error> {
+        let (new_token, new_hash) = opaque::generate();
+        let idle = meta.now + self.settings.refresh_idle_ttl;
+        match self
+            .store
+            .rotate_refresh_token(&opaque::hash(token), &new_hash, meta.now, idle)
+            .await?
+        {
+            Rotation::Rotated(session) => {
+                let user = self.store.find_user(&session.user_id).await?;
+                let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
+                    return Err(Error::InvalidRefreshToken);
+                };
+                self.mint(&user, &session.client_id, &session.id, new_token, meta.now)
+                    .await
+            }
+            Rotation::Reused {
+                session_id,
+                user_id,
+                rotated_at,
+            } => {
+                if meta.now - rotated_at > self.settings.refresh_grace
+                    && self
+                        .store
+                        .revoke_session(&user_id, &session_id, meta.now)
+                        .await?
+                {
+                    let details = serde_json::json!({ "session_id": session_id, "reason": "refresh_token_reused" });
+                    self.audit(
+                        "session.reuse_detected",
+                        meta,
+                        None,
+                        Some(&user_id),
+                        details,
+                    )
+                    .await;
+                    tracing::warn!(session = %session_id, "refresh token reused after rotation; session revoked");
+                }
+                Err(Error::RefreshTokenReused)
+            }
+            Rotation::Invalid => Err(Error::InvalidRefreshToken),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Errors in domain words. `StoreError` converts into `Error` once; the HTTP layer maps `Error`
+//! to a status and a stable code in one place.
+
+use std::time::Duration;
+
+/// A field that failed validation, with a message safe to show to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A uniqueness rule that a change would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    UserEmail,
+    UserPhone,
+    UserId,
+    RoleName,
+    ApplicationId,
+}
+
+impl Constraint {
+    /// The request field the constraint is about.
+    pub fn field(self) -> &'static str {
+        match self {
+            Constraint::UserEmail => "email",
+            Constraint::UserPhone => "phone_number",
+            Constraint::UserId => "id",
+            Constraint::RoleName => "role_name",
+            Constraint::ApplicationId => "id",
+        }
+    }
+}
+
+/// What can go wrong in a store call.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict on {0:?}")]
+    Conflict(Constraint),
+    #[error("database unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Every failure a use case reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("missing or invalid access token")]
+    Unauthenticated,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    #[error("too many attempts")]
+    RateLimited { retry_after: Duration },
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{} already in use", .0.field())]
+    Conflict(Constraint),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("password does not meet the policy")]
+    WeakPassword(Vec<FieldError>),
+    #[error("unknown client_id")]
+    UnknownClient,
+    #[error("the same credential was given twice with different values")]
+    AmbiguousCredentials,
+    #[error("email not verified")]
+    EmailNotVerified,
+    #[error("service overloaded")]
+    Overloaded,
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// A single-field validation failure.
+    pub fn invalid(field: &str, message: &str) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Error::NotFound,
+            StoreError::Conflict(c) => Error::Conflict(c),
+            StoreError::Unavailable => Error::Unavailable,
+            StoreError::Other(e) => Error::Internal(e),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,19 @@
+//! fastauth's domain: identities, passwords, tokens, and the use cases that apply the rules.
+//! No HTTP or SQL lives here; the store, mailer and clock come in through `ports` and arguments.
+
+pub mod audit;
+pub mod auth;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod password;
+pub mod permission;
+pub mod phone;
+pub mod ports;
+pub mod secret;
+pub mod service;
+pub mod tokens;
+
+pub use error::{Error, FieldError, StoreError};
+pub use service::{Core, CoreSettings};

@@ -1,0 +1,176 @@
+//! The records use cases and stores exchange.
+
+use time::OffsetDateTime;
+
+use crate::email::Email;
+use crate::ids::{ClientId, RoleId, SessionId, UserId};
+use crate::phone::PhoneNumber;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub firstname: String,
+    pub lastname: String,
+    pub email: Option<Email>,
+    pub phone_number: Option<PhoneNumber>,
+    /// Argon2 PHC string or imported bcrypt hash; absent for passwordless users.
+    pub password_hash: Option<String>,
+    pub source_profile: Option<String>,
+    pub status: UserStatus,
+    pub email_verified_at: Option<OffsetDateTime>,
+    pub phone_verified_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// 1 active, 0 disabled, as in FastAuthCore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Disabled = 0,
+    Active = 1,
+}
+
+impl UserStatus {
+    pub fn from_code(code: i64) -> Self {
+        if code == 1 {
+            UserStatus::Active
+        } else {
+            UserStatus::Disabled
+        }
+    }
+
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+}
+
+/// What a new account is made of.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub firstname: String,
+    pub lastname: String,
+    pub email: Option<Email>,
+    pub phone_number: Option<PhoneNumber>,
+    pub password_hash: Option<String>,
+    pub source_profile: Option<String>,
+    pub email_verified_at: Option<OffsetDateTime>,
+    pub phone_verified_at: Option<OffsetDateTime>,
+    pub role_ids: Vec<RoleId>,
+}
+
+/// A named set of permissions, global (`application: None`) or for one application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub id: RoleId,
+    pub role_name: String,
+    pub permissions: Vec<String>,
+    pub department_name: Option<String>,
+    pub department_id: Option<String>,
+    pub is_active: bool,
+    pub application: Option<ClientId>,
+}
+
+/// A role to create.
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub role_name: String,
+    pub permissions: Vec<String>,
+    pub department_name: Option<String>,
+    pub department_id: Option<String>,
+    pub application: Option<ClientId>,
+}
+
+/// A client application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Application {
+    pub id: ClientId,
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+}
+
+/// One sign-in: the refresh tokens it issues rotate, the session stays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub client_id: ClientId,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    pub idle_expires_at: OffsetDateTime,
+    pub absolute_expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.idle_expires_at > now && self.absolute_expires_at > now
+    }
+}
+
+/// A session to open, with the hash of its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub client_id: ClientId,
+    pub refresh_hash: String,
+    pub created_at: OffsetDateTime,
+    pub idle_expires_at: OffsetDateTime,
+    pub absolute_expires_at: OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// The token was current: it is now rotated and `session` is live.
+    Rotated(Session),
+    /// The token had already been rotated at `rotated_at`.
+    Reused {
+        session_id: SessionId,
+        user_id: UserId,
+        rotated_at: OffsetDateTime,
+    },
+    /// Unknown token, or its session has ended.
+    Invalid,
+}
+
+/// A signing key as stored: the private half encrypted under the key-encryption key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_key_encrypted: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    /// Set when a newer key took over signing; still published until its tokens expire.
+    pub retired_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// An audit event to record.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub kind: &'static str,
+    pub at: OffsetDateTime,
+    pub actor_id: Option<UserId>,
+    pub subject_id: Option<UserId>,
+    pub ip: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// A recorded audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub kind: String,
+    pub at: OffsetDateTime,
+    pub actor_id: Option<String>,
+    pub subject_id: Option<String>,
+    pub ip: Option<String>,
+    pub details: serde_json::Value,
+}

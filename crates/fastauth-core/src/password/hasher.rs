@@ -1,0 +1,380 @@
+//! Password hashing on a fixed pool of threads, off the async workers. The queue in front of it
+//! is bounded so that overload answers quickly (`Error::Overloaded`) instead of queueing without
+//! end; each thread keeps one Argon2 block buffer and reuses it for every hash.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, anyhow};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+use super::Password;
+use super::phc::Phc;
+use crate::error::Error;
+
+/// Argon2id cost parameters (ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+impl HashParams {
+    /// OWASP's minimum for Argon2id.
+    pub const OWASP: Self = Self {
+        m_kib: 19_456,
+        t: 2,
+        p: 1,
+    };
+
+    fn to_argon2(self) -> Result<Params, argon2::Error> {
+        Params::new(self.m_kib, self.t, self.p, Some(32))
+    }
+
+    /// Refuses costs that argon2 would reject, so start-up can name the bad setting.
+    pub fn validate(self) -> Result<(), String> {
+        self.to_argon2().map(drop).map_err(|e| e.to_string())
+    }
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    pub ok: bool,
+    /// The hash is bcrypt or has other costs than configured: store a new one.
+    pub needs_rehash: bool,
+}
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Hashes and verifies passwords on `workers` threads with at most `queue` jobs waiting.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: SyncSender<Job>,
+    waiting: Arc<AtomicUsize>,
+    params: HashParams,
+    /// A hash of a random password, checked when the account does not exist so that the
+    /// answer takes as long as for a real one.
+    dummy: String,
+}
+
+impl PasswordHasher {
+    pub fn new(params: HashParams, workers: usize, queue: usize) -> anyhow::Result<Self> {
+        params
+            .to_argon2()
+            .map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))?;
+        let (jobs, rx) = sync_channel::<Job>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        for n in 0..workers.max(1) {
+            let (rx, waiting) = (rx.clone(), waiting.clone());
+            std::thread::Builder::new()
+                .name(format!("hash-{n}"))
+                .spawn(move || run_worker(&rx, &waiting))
+                .context("starting a hashing thread")?;
+        }
+        let mut salt = [0u8; 16];
+        fill_random(&mut salt);
+        let dummy = hash_with(
+            params,
+            &uuid::Uuid::new_v4().to_string(),
+            &salt,
+            &mut Vec::new(),
+        )?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                jobs,
+                waiting,
+                params,
+                dummy,
+            }),
+        })
+    }
+
+    /// Jobs accepted but not yet started (exported as a metric).
+    pub fn queued(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Hashes a new password (its NFKC form) with the configured costs.
+    pub async fn hash(&self, password: &Password) -> Result<String, Error> {
+        let params = self.inner.params;
+        let secret = password.normalized().to_owned();
+        self.run(move |blocks| {
+            let mut salt = [0u8; 16];
+            fill_random(&mut salt);
+            hash_with(params, &secret, &salt, blocks)
+        })
+        .await?
+        .map_err(Error::Internal)
+    }
+
+    /// Checks a password against a stored hash. With no stored hash (unknown account,
+    /// passwordless user) it checks a dummy hash at the same cost and answers `ok: false`.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verification, Error> {
+        let params = self.inner.params;
+        let (raw, normalized) = (password.raw().to_owned(), password.normalized().to_owned());
+        let (stored, real) = match stored {
+            Some(hash) => (hash.to_owned(), true),
+            None => (self.inner.dummy.clone(), false),
+        };
+        let v = self
+            .run(move |blocks| verify_with(params, &raw, &normalized, &stored, blocks))
+            .await?;
+        Ok(Verification {
+            ok: v.ok && real,
+            needs_rehash: v.needs_rehash && real,
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |blocks| {
+            let _ = tx.send(f(blocks));
+        });
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+        match self.inner.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Err(Error::Overloaded);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Err(Error::Internal(anyhow!("hashing threads have stopped")));
+            }
+        }
+        rx.await
+            .map_err(|_| Error::Internal(anyhow!("a hashing job was dropped")))
+    }
+}
+
+fn run_worker(rx: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
+    let mut blocks = Vec::new();
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        waiting.fetch_sub(1, Ordering::Relaxed);
+        job(&mut blocks);
+    }
+}
+
+fn hash_with(
+    params: HashParams,
+    password: &str,
+    salt: &[u8],
+    blocks: &mut Vec<Block>,
+) -> anyhow::Result<String> {
+    let hash = argon2_raw(Algorithm::Argon2id, params, password, salt, 32, blocks)?;
+    let phc = Phc {
+        algorithm: Algorithm::Argon2id,
+        m_kib: params.m_kib,
+        t: params.t,
+        p: params.p,
+        salt: salt.to_vec(),
+        hash,
+    };
+    Ok(phc.format())
+}
+
+fn verify_with(
+    params: HashParams,
+    raw: &str,
+    normalized: &str,
+    stored: &str,
+    blocks: &mut Vec<Block>,
+) -> Verification {
+    if stored.starts_with("$2") {
+        // FastAuthCore's bcrypt hashes were made from the raw bytes; try those first.
+        let ok = [raw, normalized]
+            .iter()
+            .any(|p| bcrypt::verify(p, stored).unwrap_or(false));
+        return Verification {
+            ok,
+            needs_rehash: true,
+        };
+    }
+    let Some(phc) = Phc::parse(stored) else {
+        return Verification {
+            ok: false,
+            needs_rehash: false,
+        };
+    };
+    let costs = HashParams {
+        m_kib: phc.m_kib,
+        t: phc.t,
+        p: phc.p,
+    };
+    let ok = argon2_raw(
+        phc.algorithm,
+        costs,
+        normalized,
+        &phc.salt,
+        phc.hash.len(),
+        blocks,
+    )
+    .is_ok_and(|computed| constant_time_eq(&computed, &phc.hash));
+    Verification {
+        ok,
+        needs_rehash: phc.algorithm != Algorithm::Argon2id || costs != params,
+    }
+}
+
+fn argon2_raw(
+    algorithm: Algorithm,
+    costs: HashParams,
+    password: &str,
+    salt: &[u8],
+    len: usize,
+    blocks: &mut Vec<Block>,
+) -> anyhow::Result<Vec<u8>> {
+    let params =
+        Params::new(costs.m_kib, costs.t, costs.p, Some(len)).map_err(|e| anyhow!("{e}"))?;
+    // Stored hashes could name absurd costs; refuse rather than allocate gigabytes.
+    if params.block_count() > 1 << 22 {
+        anyhow::bail!("stored hash asks for too much memory");
+    }
+    let count = params.block_count();
+    blocks.resize(count, Block::new());
+    let mut out = vec![0u8; len];
+    Argon2::new(algorithm, Version::V0x13, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..count])
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(out)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    // aws-lc's RNG only fails if the OS has no entropy source, which nothing here can fix.
+    #[allow(clippy::expect_used)]
+    aws_lc_rs::rand::fill(buf).expect("the system random number generator failed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHEAP: HashParams = HashParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
+
+    #[tokio::test]
+    async fn hashes_verify_and_wrong_passwords_do_not() {
+        let hasher = PasswordHasher::new(CHEAP, 1, 4).expect("hasher");
+        let hash = hasher
+            .hash(&Password::new("correct horse"))
+            .await
+            .expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        let ok = hasher
+            .verify(&Password::new("correct horse"), Some(&hash))
+            .await
+            .expect("verify");
+        assert_eq!(
+            ok,
+            Verification {
+                ok: true,
+                needs_rehash: false
+            }
+        );
+        let wrong = hasher
+            .verify(&Password::new("correct horsE"), Some(&hash))
+            .await
+            .expect("verify");
+        assert!(!wrong.ok);
+        let unknown = hasher
+            .verify(&Password::new("correct horse"), None)
+            .await
+            .expect("verify");
+        assert!(!unknown.ok);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_and_other_costs_verify_and_ask_for_a_rehash() {
+        let hasher = PasswordHasher::new(CHEAP, 1, 4).expect("hasher");
+        let bcrypt_hash = bcrypt::hash("old password", 4).expect("bcrypt");
+        let v = hasher
+            .verify(&Password::new("old password"), Some(&bcrypt_hash))
+            .await
+            .expect("verify");
+        assert_eq!(
+            v,
+            Verification {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        let other = PasswordHasher::new(
+            HashParams {
+                m_kib: 128,
+                ..CHEAP
+            },
+            1,
+            4,
+        )
+        .expect("hasher");
+        let hash = other
+            .hash(&Password::new("pass phrase"))
+            .await
+            .expect("hash");
+        let v = hasher
+            .verify(&Password::new("pass phrase"), Some(&hash))
+            .await
+            .expect("verify");
+        assert_eq!(
+            v,
+            Verification {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_overloaded_at_once() {
+        let hasher = PasswordHasher::new(HashParams::OWASP, 1, 0).expect("hasher");
+        let p = Password::new("some long password");
+        let results = futures_lite_join(&hasher, &p, 8).await;
+        assert!(results.iter().any(|r| matches!(r, Err(Error::Overloaded))));
+        assert!(results.iter().any(|r| r.is_ok()));
+    }
+
+    async fn futures_lite_join(
+        hasher: &PasswordHasher,
+        p: &Password,
+        n: usize,
+    ) -> Vec<Result<String, Error>> {
+        let mut handles = Vec::new();
+        for _ in 0..n {
+            let (hasher, p) = (hasher.clone(), p.clone());
+            handles.push(tokio::spawn(async move { hasher.hash(&p).await }));
+        }
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.expect("join"));
+        }
+        out
+    }
+}

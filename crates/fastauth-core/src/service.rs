@@ -1,0 +1,79 @@
+//! `Core`: the use cases and the ports they run on. Cheap to clone.
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::ids::UserId;
+use crate::model::NewAuditEvent;
+use crate::password::PasswordHasher;
+use crate::phone::Region;
+use crate::ports::Store;
+use crate::tokens::KeyRing;
+
+/// The rules' knobs, read from configuration once.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub access_ttl: Duration,
+    pub refresh_idle_ttl: Duration,
+    pub session_max_age: Duration,
+    pub max_sessions_per_user: u32,
+    /// How long a just-rotated refresh token may be presented again without revoking the
+    /// session (a client's retry racing its own refresh).
+    pub refresh_grace: Duration,
+    pub default_role: String,
+    pub require_email_verification: bool,
+    pub phone_region: Option<Region>,
+}
+
+/// The use cases. Handlers call one method per request.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub hasher: PasswordHasher,
+    pub keys: Arc<KeyRing>,
+    pub settings: Arc<CoreSettings>,
+}
+
+/// Who is asking and from where; `now` is read once per request.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub now: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn at(now: OffsetDateTime) -> Self {
+        Self {
+            now,
+            ip: None,
+            user_agent: None,
+        }
+    }
+}
+
+impl Core {
+    /// Records an audit event. A failure is logged, not returned: the change it describes has
+    /// already happened and the caller must learn its outcome.
+    pub(crate) async fn audit(
+        &self,
+        kind: &'static str,
+        meta: &RequestMeta,
+        actor: Option<&UserId>,
+        subject: Option<&UserId>,
+        details: serde_json::Value,
+    ) {
+        let event = NewAuditEvent {
+            kind,
+            at: meta.now,
+            actor_id: actor.cloned(),
+            subject_id: subject.cloned(),
+            ip: meta.ip.clone(),
+            details,
+        };
+        if let Err(err) = self.store.record_audit(&event).await {
+            tracing::warn!(kind, error = %err, "could not record audit event");
+        }
+    }
+}
