@@ -13,9 +13,6 @@ impl Core {
         kind: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, Error> {
-        Ok(self
-            .store
-            .list_audit(user, kind, limit.clamp(1, 200))
-            .await?)
+        Ok(self.store.list_audit(user, kind, limit.clamp(1, 200)).await?)
     }
 }

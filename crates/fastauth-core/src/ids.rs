@@ -5,9 +5,7 @@ use std::fmt;
 use crate::error::Error;
 
 /// A user's id: text, a UUIDv7 for new users; imported users may keep their own.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct UserId(String);
 
@@ -20,14 +18,8 @@ impl UserId {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(Error::invalid("user_id", "not a valid user id"))
-        }
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok { Ok(Self(raw.to_owned())) } else { Err(Error::invalid("user_id", "not a valid user id")) }
     }
 
     /// Wraps an id read back from the store, which only ever holds parsed ids.
@@ -87,14 +79,8 @@ impl ClientId {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(Error::invalid("client_id", "not a valid client_id"))
-        }
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok { Ok(Self(raw.to_owned())) } else { Err(Error::invalid("client_id", "not a valid client_id")) }
     }
 
     pub fn from_trusted(raw: String) -> Self {

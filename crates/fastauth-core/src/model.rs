@@ -33,11 +33,7 @@ pub enum UserStatus {
 
 impl UserStatus {
     pub fn from_code(code: i64) -> Self {
-        if code == 1 {
-            UserStatus::Active
-        } else {
-            UserStatus::Disabled
-        }
+        if code == 1 { UserStatus::Active } else { UserStatus::Disabled }
     }
 
     pub fn code(self) -> i64 {
@@ -131,11 +127,7 @@ pub enum Rotation {
     /// The token was current: it is now rotated and `session` is live.
     Rotated(Session),
     /// The token had already been rotated at `rotated_at`.
-    Reused {
-        session_id: SessionId,
-        user_id: UserId,
-        rotated_at: OffsetDateTime,
-    },
+    Reused { session_id: SessionId, user_id: UserId, rotated_at: OffsetDateTime },
     /// Unknown token, or its session has ended.
     Invalid,
 }

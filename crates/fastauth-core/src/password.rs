@@ -15,11 +15,8 @@ use crate::error::{Error, FieldError};
 use crate::secret::Secret;
 
 /// The 8+ character passwords of zxcvbn's frequency list (see COMMON_PASSWORDS_LICENSE.txt).
-static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("password/common_passwords.txt")
-        .lines()
-        .collect()
-});
+static COMMON: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("password/common_passwords.txt").lines().collect());
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
@@ -33,10 +30,7 @@ pub struct Password {
 
 impl Password {
     pub fn new(raw: &str) -> Self {
-        Self {
-            raw: Secret::new(raw),
-            normalized: Secret::new(raw.nfkc().collect::<String>()),
-        }
+        Self { raw: Secret::new(raw), normalized: Secret::new(raw.nfkc().collect::<String>()) }
     }
 
     /// The bytes as typed; imported bcrypt hashes were made from these.

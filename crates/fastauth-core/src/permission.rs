@@ -37,19 +37,9 @@ pub const ALL: &str = "*";
 
 /// Checks a permission name given by an admin: 1 to 100 characters of `a-z A-Z 0-9 : . _ - *`.
 pub fn parse_name(raw: &str) -> Result<String, Error> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 100
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b":._-*".contains(&b));
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(Error::invalid(
-            "permissions",
-            "contains an invalid permission name",
-        ))
-    }
+    let ok =
+        !raw.is_empty() && raw.len() <= 100 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b":._-*".contains(&b));
+    if ok { Ok(raw.to_owned()) } else { Err(Error::invalid("permissions", "contains an invalid permission name")) }
 }
 
 /// The union of the permissions of a caller's active roles.

@@ -19,18 +19,12 @@ impl PhoneNumber {
         if raw.is_empty() || raw.len() > 32 {
             return Err(bad());
         }
-        let region = if raw.starts_with('+') {
-            None
-        } else {
-            Some(default_region.ok_or_else(bad)?)
-        };
+        let region = if raw.starts_with('+') { None } else { Some(default_region.ok_or_else(bad)?) };
         let number = phonenumber::parse(region, raw).map_err(|_| bad())?;
         if !phonenumber::is_valid(&number) {
             return Err(bad());
         }
-        Ok(Self(
-            number.format().mode(phonenumber::Mode::E164).to_string(),
-        ))
+        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
     pub fn from_trusted(raw: String) -> Self {
@@ -56,10 +50,7 @@ mod tests {
     fn numbers_become_e164() {
         let e164 = |raw, region| PhoneNumber::parse(raw, region).map(|p| p.0).ok();
         assert_eq!(e164("+91 99999 88888", None), Some("+919999988888".into()));
-        assert_eq!(
-            e164("099999 88888", Some(Region::IN)),
-            Some("+919999988888".into())
-        );
+        assert_eq!(e164("099999 88888", Some(Region::IN)), Some("+919999988888".into()));
         assert_eq!(e164("9999988888", None), None);
         assert_eq!(e164("+1555", None), None);
     }

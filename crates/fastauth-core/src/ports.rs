@@ -15,27 +15,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Inserts a user and its role assignments in one transaction.
-    async fn create_user_with_roles(
-        &self,
-        user: &NewUser,
-        now: OffsetDateTime,
-    ) -> StoreResult<User>;
+    async fn create_user_with_roles(&self, user: &NewUser, now: OffsetDateTime) -> StoreResult<User>;
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn find_user_by_phone(&self, phone: &PhoneNumber) -> StoreResult<Option<User>>;
     /// Replaces the password hash (an upgrade at sign-in or a new password).
-    async fn set_password_hash(
-        &self,
-        id: &UserId,
-        hash: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<()>;
-    async fn set_user_status(
-        &self,
-        id: &UserId,
-        status: UserStatus,
-        now: OffsetDateTime,
-    ) -> StoreResult<()>;
+    async fn set_password_hash(&self, id: &UserId, hash: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn set_user_status(&self, id: &UserId, status: UserStatus, now: OffsetDateTime) -> StoreResult<()>;
     /// Adds a role to a user if not already held.
     async fn grant_role(&self, id: &UserId, role: RoleId) -> StoreResult<()>;
 }
@@ -46,11 +32,7 @@ pub trait RoleStore: Send + Sync {
     async fn ensure_global_roles(&self, roles: &[NewRole]) -> StoreResult<()>;
     /// The roles with these ids (any that exist, active or not).
     async fn find_roles(&self, ids: &[RoleId]) -> StoreResult<Vec<Role>>;
-    async fn find_role_by_name(
-        &self,
-        name: &str,
-        application: Option<&ClientId>,
-    ) -> StoreResult<Option<Role>>;
+    async fn find_role_by_name(&self, name: &str, application: Option<&ClientId>) -> StoreResult<Option<Role>>;
     /// The active roles that apply to `user` in `app`: global ones and that app's.
     async fn roles_of_user(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<Role>>;
 }
@@ -65,8 +47,7 @@ pub trait AppStore: Send + Sync {
 pub trait SessionStore: Send + Sync {
     /// Opens a session with its first refresh token and ends the least recently used ones
     /// beyond `max_per_user`, in one transaction.
-    async fn create_session(&self, session: &NewSession, max_per_user: u32)
-    -> StoreResult<Session>;
+    async fn create_session(&self, session: &NewSession, max_per_user: u32) -> StoreResult<Session>;
     /// Rotates `old_hash` to `new_hash` if it is the session's current token; exactly one of
     /// several concurrent callers with the same token gets `Rotated`.
     async fn rotate_refresh_token(
@@ -78,18 +59,9 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Rotation>;
     async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
     /// The user's live sessions, most recently used first.
-    async fn list_live_sessions(
-        &self,
-        user: &UserId,
-        now: OffsetDateTime,
-    ) -> StoreResult<Vec<Session>>;
+    async fn list_live_sessions(&self, user: &UserId, now: OffsetDateTime) -> StoreResult<Vec<Session>>;
     /// Ends one of `user`'s sessions; false if it is not theirs or already ended.
-    async fn revoke_session(
-        &self,
-        user: &UserId,
-        id: &SessionId,
-        now: OffsetDateTime,
-    ) -> StoreResult<bool>;
+    async fn revoke_session(&self, user: &UserId, id: &SessionId, now: OffsetDateTime) -> StoreResult<bool>;
     /// Ends all of `user`'s sessions but `keep`; returns how many ended.
     async fn revoke_user_sessions(
         &self,
@@ -102,11 +74,7 @@ pub trait SessionStore: Send + Sync {
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// Adds a signing key and retires the others from signing, in one transaction.
-    async fn rotate_signing_key(
-        &self,
-        key: &SigningKeyRecord,
-        now: OffsetDateTime,
-    ) -> StoreResult<()>;
+    async fn rotate_signing_key(&self, key: &SigningKeyRecord, now: OffsetDateTime) -> StoreResult<()>;
     /// Keys not revoked, newest first.
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     /// Withdraws a key at once; false if there is no such unrevoked key.
@@ -117,12 +85,7 @@ pub trait KeyStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     async fn record_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     /// Events newest first, optionally of one subject or actor and one type.
-    async fn list_audit(
-        &self,
-        user: Option<&UserId>,
-        kind: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<AuditEvent>>;
+    async fn list_audit(&self, user: Option<&UserId>, kind: Option<&str>, limit: u32) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// Everything fastauth keeps.

@@ -45,11 +45,7 @@ pub struct RequestMeta {
 
 impl RequestMeta {
     pub fn at(now: OffsetDateTime) -> Self {
-        Self {
-            now,
-            ip: None,
-            user_agent: None,
-        }
+        Self { now, ip: None, user_agent: None }
     }
 }
 

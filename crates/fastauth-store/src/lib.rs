@@ -1,1 +1,95 @@
+//! fastauth's store on PostgreSQL and SQLite. One implementation runs on sqlx's `Any` driver:
+//! the schemas keep times as integer milliseconds and JSON as text, so every statement is the
+//! same text in both dialects; what differs (DDL, connection set-up, error parsing) is in
+//! `dialect`.
 
+mod apps;
+mod audit;
+mod dialect;
+mod keys;
+mod roles;
+mod rows;
+mod sessions;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fastauth_core::StoreError;
+use fastauth_core::ports::{Store, StoreResult};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Transaction};
+
+pub use dialect::Dialect;
+
+/// Pool settings (how long a request may wait for a connection before it is 503).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(3) }
+    }
+}
+
+/// The store, on whichever database `DATABASE_URL` names.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl SqlStore {
+    /// Connects lazily: the service starts (and `/readyz` says 503) even while the database is
+    /// still down, and every request retries the connection.
+    pub fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
+        install_default_drivers();
+        let dialect = Dialect::from_url(url)?;
+        let url = dialect.prepare_url(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _| Box::pin(async move { dialect.on_connect(conn).await }))
+            .connect_lazy(&url)?;
+        Ok(Self { pool, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, sqlx::Any>> {
+        self.pool.begin().await.map_err(|e| self.error(e))
+    }
+
+    /// The one place a `sqlx::Error` becomes a `StoreError`.
+    fn error(&self, err: sqlx::Error) -> StoreError {
+        self.dialect.map_error(err)
+    }
+
+    /// Closes the pool (tests, shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        self.dialect.migrator().run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(err) => self.error(err),
+            other => StoreError::Other(other.into()),
+        })
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("select 1").execute(&self.pool).await.map(drop).map_err(|e| self.error(e))
+    }
+}

@@ -25,17 +25,9 @@ impl Core {
     /// Seeds what is missing; never changes what exists. Safe to run on every start and on
     /// several instances at once.
     pub async fn bootstrap(&self, seeds: &Bootstrap, now: OffsetDateTime) -> Result<(), Error> {
-        let default_app = Application {
-            id: ClientId::default_app(),
-            name: "Default".into(),
-            allowed_origins: vec![],
-        };
+        let default_app = Application { id: ClientId::default_app(), name: "Default".into(), allowed_origins: vec![] };
         self.store.ensure_application(&default_app).await?;
-        let mut roles: Vec<NewRole> = seeds
-            .roles
-            .iter()
-            .map(|name| global_role(name, vec![]))
-            .collect();
+        let mut roles: Vec<NewRole> = seeds.roles.iter().map(|name| global_role(name, vec![])).collect();
         roles.push(global_role(SUPER_ADMIN, vec![ALL.to_owned()]));
         self.store.ensure_global_roles(&roles).await?;
         self.ensure_signing_key(now).await?;
@@ -51,9 +43,7 @@ impl Core {
     pub async fn ensure_signing_key(&self, now: OffsetDateTime) -> Result<(), Error> {
         let records = self.store.list_signing_keys().await?;
         if self.keys.needs_new_key(&records) {
-            self.store
-                .rotate_signing_key(&self.keys.generate_key(now)?, now)
-                .await?;
+            self.store.rotate_signing_key(&self.keys.generate_key(now)?, now).await?;
         }
         self.reload_keys(now).await
     }
@@ -70,8 +60,7 @@ impl Core {
         let key = self.keys.generate_key(now)?;
         self.store.rotate_signing_key(&key, now).await?;
         let details = serde_json::json!({ "kid": key.kid, "algorithm": key.algorithm });
-        self.audit("key.rotated", &RequestMeta::at(now), None, None, details)
-            .await;
+        self.audit("key.rotated", &RequestMeta::at(now), None, None, details).await;
         self.reload_keys(now).await?;
         Ok(key.kid)
     }
@@ -81,14 +70,7 @@ impl Core {
         if !self.store.revoke_signing_key(kid, now).await? {
             return Err(Error::NotFound);
         }
-        self.audit(
-            "key.revoked",
-            &RequestMeta::at(now),
-            None,
-            None,
-            serde_json::json!({ "kid": kid }),
-        )
-        .await;
+        self.audit("key.revoked", &RequestMeta::at(now), None, None, serde_json::json!({ "kid": kid })).await;
         // Keep a key to sign with if the revoked one was signing.
         self.ensure_signing_key(now).await
     }
@@ -102,14 +84,12 @@ impl Core {
         now: OffsetDateTime,
     ) -> Result<(UserId, bool), Error> {
         let role = self.store.find_role_by_name(SUPER_ADMIN, None).await?;
-        let role = role
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the Super Admin role is missing")))?;
+        let role = role.ok_or_else(|| Error::Internal(anyhow::anyhow!("the Super Admin role is missing")))?;
         if let Some(user) = self.store.find_user_by_email(email).await? {
             self.store.grant_role(&user.id, role.id).await?;
             return Ok((user.id, false));
         }
-        let password =
-            password.ok_or_else(|| Error::invalid("password", "a new admin needs a password"))?;
+        let password = password.ok_or_else(|| Error::invalid("password", "a new admin needs a password"))?;
         password.check_policy("password", &[email.as_str(), email.local_part()])?;
         let user = NewUser {
             id: UserId::generate(),
@@ -137,11 +117,5 @@ impl Core {
 }
 
 fn global_role(name: &str, permissions: Vec<String>) -> NewRole {
-    NewRole {
-        role_name: name.to_owned(),
-        permissions,
-        department_name: None,
-        department_id: None,
-        application: None,
-    }
+    NewRole { role_name: name.to_owned(), permissions, department_name: None, department_id: None, application: None }
 }

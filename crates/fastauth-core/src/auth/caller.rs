@@ -24,11 +24,7 @@ pub struct Caller {
 impl Caller {
     /// `Forbidden` unless the caller holds `permission` (or `*`).
     pub fn require(&self, permission: Permission) -> Result<(), Error> {
-        if self.permissions.has(permission) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden)
-        }
+        if self.permissions.has(permission) { Ok(()) } else { Err(Error::Forbidden) }
     }
 
     pub fn is(&self, user: &UserId) -> bool {
@@ -50,37 +46,16 @@ impl Core {
             return Err(Error::InvalidToken);
         }
         let session_id = SessionId::from_trusted(claims.sid.clone());
-        let session = self
-            .store
-            .find_session(&session_id)
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        let session = self.store.find_session(&session_id).await?.ok_or(Error::InvalidToken)?;
         if !session.is_live(now) || session.user_id.as_str() != claims.sub {
             return Err(Error::InvalidToken);
         }
-        let user = self
-            .store
-            .find_user(&session.user_id)
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        let user = self.store.find_user(&session.user_id).await?.ok_or(Error::InvalidToken)?;
         if user.status != UserStatus::Active {
             return Err(Error::InvalidToken);
         }
-        let roles = self
-            .store
-            .roles_of_user(&user.id, &session.client_id)
-            .await?;
-        let permissions = roles
-            .iter()
-            .flat_map(|r| r.permissions.iter().map(String::as_str))
-            .collect();
-        Ok(Caller {
-            user,
-            session_id,
-            client_id: session.client_id,
-            roles,
-            permissions,
-            claims,
-        })
+        let roles = self.store.roles_of_user(&user.id, &session.client_id).await?;
+        let permissions = roles.iter().flat_map(|r| r.permissions.iter().map(String::as_str)).collect();
+        Ok(Caller { user, session_id, client_id: session.client_id, roles, permissions, claims })
     }
 }

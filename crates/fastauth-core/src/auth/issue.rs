@@ -40,18 +40,11 @@ impl Core {
             created_at: meta.now,
             idle_expires_at: (meta.now + s.refresh_idle_ttl).min(absolute),
             absolute_expires_at: absolute,
-            user_agent: meta
-                .user_agent
-                .as_ref()
-                .map(|ua| ua.chars().take(256).collect()),
+            user_agent: meta.user_agent.as_ref().map(|ua| ua.chars().take(256).collect()),
             ip: meta.ip.clone(),
         };
-        let session = self
-            .store
-            .create_session(&session, s.max_sessions_per_user)
-            .await?;
-        self.mint(user, client, &session.id, refresh_token, meta.now)
-            .await
+        let session = self.store.create_session(&session, s.max_sessions_per_user).await?;
+        self.mint(user, client, &session.id, refresh_token, meta.now).await
     }
 
     /// Signs an access token carrying the user's live roles in `client`.
@@ -83,10 +76,7 @@ impl Core {
         roles: &[Role],
         now: OffsetDateTime,
     ) -> AccessClaims {
-        let mut permissions: Vec<String> = roles
-            .iter()
-            .flat_map(|r| r.permissions.iter().cloned())
-            .collect();
+        let mut permissions: Vec<String> = roles.iter().flat_map(|r| r.permissions.iter().cloned()).collect();
         permissions.sort();
         permissions.dedup();
         AccessClaims {

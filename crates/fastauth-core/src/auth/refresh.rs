@@ -15,39 +15,20 @@ impl Core {
     pub async fn refresh(&self, token: &str, meta: &RequestMeta) -> Result<IssuedTokens, Error> {
         let (new_token, new_hash) = opaque::generate();
         let idle = meta.now + self.settings.refresh_idle_ttl;
-        match self
-            .store
-            .rotate_refresh_token(&opaque::hash(token), &new_hash, meta.now, idle)
-            .await?
-        {
+        match self.store.rotate_refresh_token(&opaque::hash(token), &new_hash, meta.now, idle).await? {
             Rotation::Rotated(session) => {
                 let user = self.store.find_user(&session.user_id).await?;
                 let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
                     return Err(Error::InvalidRefreshToken);
                 };
-                self.mint(&user, &session.client_id, &session.id, new_token, meta.now)
-                    .await
+                self.mint(&user, &session.client_id, &session.id, new_token, meta.now).await
             }
-            Rotation::Reused {
-                session_id,
-                user_id,
-                rotated_at,
-            } => {
+            Rotation::Reused { session_id, user_id, rotated_at } => {
                 if meta.now - rotated_at > self.settings.refresh_grace
-                    && self
-                        .store
-                        .revoke_session(&user_id, &session_id, meta.now)
-                        .await?
+                    && self.store.revoke_session(&user_id, &session_id, meta.now).await?
                 {
                     let details = serde_json::json!({ "session_id": session_id, "reason": "refresh_token_reused" });
-                    self.audit(
-                        "session.reuse_detected",
-                        meta,
-                        None,
-                        Some(&user_id),
-                        details,
-                    )
-                    .await;
+                    self.audit("session.reuse_detected", meta, None, Some(&user_id), details).await;
                     tracing::warn!(session = %session_id, "refresh token reused after rotation; session revoked");
                 }
                 Err(Error::RefreshTokenReused)

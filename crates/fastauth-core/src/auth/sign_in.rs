@@ -29,10 +29,7 @@ impl Core {
     /// Checks the password and opens a session. Unknown accounts, passwordless and disabled ones
     /// get the same `InvalidCredentials` after the same hashing work as a wrong password.
     pub async fn sign_in(&self, req: SignIn, meta: &RequestMeta) -> Result<IssuedTokens, Error> {
-        self.store
-            .find_application(&req.client)
-            .await?
-            .ok_or(Error::UnknownClient)?;
+        self.store.find_application(&req.client).await?.ok_or(Error::UnknownClient)?;
         let user = match &req.identifier {
             Identifier::Email(email) => self.store.find_user_by_email(email).await?,
             Identifier::Phone(phone) => self.store.find_user_by_phone(phone).await?,
@@ -43,35 +40,18 @@ impl Core {
             Some(user) if verification.ok && user.status == UserStatus::Active => user,
             other => {
                 let subject = other.as_ref().map(|u| &u.id);
-                self.audit(
-                    "signin.failed",
-                    meta,
-                    None,
-                    subject,
-                    serde_json::json!({ "client_id": req.client }),
-                )
-                .await;
+                self.audit("signin.failed", meta, None, subject, serde_json::json!({ "client_id": req.client })).await;
                 return Err(Error::InvalidCredentials);
             }
         };
         if verification.needs_rehash {
             // bcrypt or outdated costs: store a fresh Argon2id hash of the same password.
             let hash = self.hasher.hash(&req.password).await?;
-            self.store
-                .set_password_hash(&user.id, &hash, meta.now)
-                .await?;
+            self.store.set_password_hash(&user.id, &hash, meta.now).await?;
         }
         let tokens = self.open_session(&user, &req.client, meta).await?;
-        let details =
-            serde_json::json!({ "client_id": req.client, "session_id": tokens.session_id });
-        self.audit(
-            "signin.succeeded",
-            meta,
-            Some(&user.id),
-            Some(&user.id),
-            details,
-        )
-        .await;
+        let details = serde_json::json!({ "client_id": req.client, "session_id": tokens.session_id });
+        self.audit("signin.succeeded", meta, Some(&user.id), Some(&user.id), details).await;
         Ok(tokens)
     }
 }

@@ -34,29 +34,12 @@ pub enum SignedUp {
 }
 
 impl Core {
-    pub async fn sign_up(
-        &self,
-        req: SignUp,
-        caller: Option<&Caller>,
-        meta: &RequestMeta,
-    ) -> Result<SignedUp, Error> {
-        let app = self
-            .store
-            .find_application(&req.client)
-            .await?
-            .ok_or(Error::UnknownClient)?;
-        let mut context = vec![
-            req.email.as_str(),
-            req.email.local_part(),
-            &req.firstname,
-            &req.lastname,
-            &app.name,
-        ];
+    pub async fn sign_up(&self, req: SignUp, caller: Option<&Caller>, meta: &RequestMeta) -> Result<SignedUp, Error> {
+        let app = self.store.find_application(&req.client).await?.ok_or(Error::UnknownClient)?;
+        let mut context = vec![req.email.as_str(), req.email.local_part(), &req.firstname, &req.lastname, &app.name];
         context.extend(PRODUCT_WORDS);
         req.password.check_policy("password", &context)?;
-        let role_ids = self
-            .sign_up_roles(req.role_ids.as_deref(), caller, meta)
-            .await?;
+        let role_ids = self.sign_up_roles(req.role_ids.as_deref(), caller, meta).await?;
         let hash = self.hasher.hash(&req.password).await?;
         let new = NewUser {
             id: UserId::generate(),
@@ -72,14 +55,7 @@ impl Core {
         };
         let user = self.store.create_user_with_roles(&new, meta.now).await?;
         let actor = caller.map(|c| &c.user.id);
-        self.audit(
-            "user.created",
-            meta,
-            actor,
-            Some(&user.id),
-            serde_json::json!({ "via": "signup" }),
-        )
-        .await;
+        self.audit("user.created", meta, actor, Some(&user.id), serde_json::json!({ "via": "signup" })).await;
         if self.settings.require_email_verification {
             return Ok(SignedUp::VerificationRequired(user));
         }
@@ -101,47 +77,24 @@ impl Core {
             Some(ids) => ids,
         };
         let roles = self.store.find_roles(asked).await?;
-        if roles.len()
-            != asked
-                .iter()
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-        {
-            return Err(Error::invalid(
-                "role_ids",
-                "names a role that does not exist",
-            ));
+        if roles.len() != asked.iter().collect::<std::collections::BTreeSet<_>>().len() {
+            return Err(Error::invalid("role_ids", "names a role that does not exist"));
         }
         // No escalation: the admin must hold users:write and every permission the roles grant.
         let allowed = caller.is_some_and(|c| {
             c.require(Permission::UsersWrite).is_ok()
-                && roles
-                    .iter()
-                    .flat_map(|r| &r.permissions)
-                    .all(|p| c.permissions.grants(p))
+                && roles.iter().flat_map(|r| &r.permissions).all(|p| c.permissions.grants(p))
         });
         if !allowed {
             let details = serde_json::json!({ "action": "signup.role_ids", "role_ids": asked });
-            self.audit(
-                "authz.denied",
-                meta,
-                caller.map(|c| &c.user.id),
-                None,
-                details,
-            )
-            .await;
+            self.audit("authz.denied", meta, caller.map(|c| &c.user.id), None, details).await;
             return Err(Error::Forbidden);
         }
         Ok(roles.into_iter().map(|r| r.id).collect())
     }
 
     pub(crate) async fn default_role_id(&self) -> Result<RoleId, Error> {
-        let role = self
-            .store
-            .find_role_by_name(&self.settings.default_role, None)
-            .await?;
-        role.map(|r| r.id).ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!("DEFAULT_ROLE is missing from the database"))
-        })
+        let role = self.store.find_role_by_name(&self.settings.default_role, None).await?;
+        role.map(|r| r.id).ok_or_else(|| Error::Internal(anyhow::anyhow!("DEFAULT_ROLE is missing from the database")))
     }
 }

@@ -23,11 +23,7 @@ pub struct HashParams {
 
 impl HashParams {
     /// OWASP's minimum for Argon2id.
-    pub const OWASP: Self = Self {
-        m_kib: 19_456,
-        t: 2,
-        p: 1,
-    };
+    pub const OWASP: Self = Self { m_kib: 19_456, t: 2, p: 1 };
 
     fn to_argon2(self) -> Result<Params, argon2::Error> {
         Params::new(self.m_kib, self.t, self.p, Some(32))
@@ -66,9 +62,7 @@ struct Inner {
 
 impl PasswordHasher {
     pub fn new(params: HashParams, workers: usize, queue: usize) -> anyhow::Result<Self> {
-        params
-            .to_argon2()
-            .map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))?;
+        params.to_argon2().map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))?;
         let (jobs, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         let waiting = Arc::new(AtomicUsize::new(0));
@@ -81,20 +75,8 @@ impl PasswordHasher {
         }
         let mut salt = [0u8; 16];
         fill_random(&mut salt);
-        let dummy = hash_with(
-            params,
-            &uuid::Uuid::new_v4().to_string(),
-            &salt,
-            &mut Vec::new(),
-        )?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                jobs,
-                waiting,
-                params,
-                dummy,
-            }),
-        })
+        let dummy = hash_with(params, &uuid::Uuid::new_v4().to_string(), &salt, &mut Vec::new())?;
+        Ok(Self { inner: Arc::new(Inner { jobs, waiting, params, dummy }) })
     }
 
     /// Jobs accepted but not yet started (exported as a metric).
@@ -117,30 +99,18 @@ impl PasswordHasher {
 
     /// Checks a password against a stored hash. With no stored hash (unknown account,
     /// passwordless user) it checks a dummy hash at the same cost and answers `ok: false`.
-    pub async fn verify(
-        &self,
-        password: &Password,
-        stored: Option<&str>,
-    ) -> Result<Verification, Error> {
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification, Error> {
         let params = self.inner.params;
         let (raw, normalized) = (password.raw().to_owned(), password.normalized().to_owned());
         let (stored, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
             None => (self.inner.dummy.clone(), false),
         };
-        let v = self
-            .run(move |blocks| verify_with(params, &raw, &normalized, &stored, blocks))
-            .await?;
-        Ok(Verification {
-            ok: v.ok && real,
-            needs_rehash: v.needs_rehash && real,
-        })
+        let v = self.run(move |blocks| verify_with(params, &raw, &normalized, &stored, blocks)).await?;
+        Ok(Verification { ok: v.ok && real, needs_rehash: v.needs_rehash && real })
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-    ) -> Result<T, Error> {
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T, Error> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |blocks| {
             let _ = tx.send(f(blocks));
@@ -157,8 +127,7 @@ impl PasswordHasher {
                 return Err(Error::Internal(anyhow!("hashing threads have stopped")));
             }
         }
-        rx.await
-            .map_err(|_| Error::Internal(anyhow!("a hashing job was dropped")))
+        rx.await.map_err(|_| Error::Internal(anyhow!("a hashing job was dropped")))
     }
 }
 
@@ -175,12 +144,7 @@ fn run_worker(rx: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
     }
 }
 
-fn hash_with(
-    params: HashParams,
-    password: &str,
-    salt: &[u8],
-    blocks: &mut Vec<Block>,
-) -> anyhow::Result<String> {
+fn hash_with(params: HashParams, password: &str, salt: &[u8], blocks: &mut Vec<Block>) -> anyhow::Result<String> {
     let hash = argon2_raw(Algorithm::Argon2id, params, password, salt, 32, blocks)?;
     let phc = Phc {
         algorithm: Algorithm::Argon2id,
@@ -193,47 +157,19 @@ fn hash_with(
     Ok(phc.format())
 }
 
-fn verify_with(
-    params: HashParams,
-    raw: &str,
-    normalized: &str,
-    stored: &str,
-    blocks: &mut Vec<Block>,
-) -> Verification {
+fn verify_with(params: HashParams, raw: &str, normalized: &str, stored: &str, blocks: &mut Vec<Block>) -> Verification {
     if stored.starts_with("$2") {
         // FastAuthCore's bcrypt hashes were made from the raw bytes; try those first.
-        let ok = [raw, normalized]
-            .iter()
-            .any(|p| bcrypt::verify(p, stored).unwrap_or(false));
-        return Verification {
-            ok,
-            needs_rehash: true,
-        };
+        let ok = [raw, normalized].iter().any(|p| bcrypt::verify(p, stored).unwrap_or(false));
+        return Verification { ok, needs_rehash: true };
     }
     let Some(phc) = Phc::parse(stored) else {
-        return Verification {
-            ok: false,
-            needs_rehash: false,
-        };
+        return Verification { ok: false, needs_rehash: false };
     };
-    let costs = HashParams {
-        m_kib: phc.m_kib,
-        t: phc.t,
-        p: phc.p,
-    };
-    let ok = argon2_raw(
-        phc.algorithm,
-        costs,
-        normalized,
-        &phc.salt,
-        phc.hash.len(),
-        blocks,
-    )
-    .is_ok_and(|computed| constant_time_eq(&computed, &phc.hash));
-    Verification {
-        ok,
-        needs_rehash: phc.algorithm != Algorithm::Argon2id || costs != params,
-    }
+    let costs = HashParams { m_kib: phc.m_kib, t: phc.t, p: phc.p };
+    let ok = argon2_raw(phc.algorithm, costs, normalized, &phc.salt, phc.hash.len(), blocks)
+        .is_ok_and(|computed| constant_time_eq(&computed, &phc.hash));
+    Verification { ok, needs_rehash: phc.algorithm != Algorithm::Argon2id || costs != params }
 }
 
 fn argon2_raw(
@@ -244,8 +180,7 @@ fn argon2_raw(
     len: usize,
     blocks: &mut Vec<Block>,
 ) -> anyhow::Result<Vec<u8>> {
-    let params =
-        Params::new(costs.m_kib, costs.t, costs.p, Some(len)).map_err(|e| anyhow!("{e}"))?;
+    let params = Params::new(costs.m_kib, costs.t, costs.p, Some(len)).map_err(|e| anyhow!("{e}"))?;
     // Stored hashes could name absurd costs; refuse rather than allocate gigabytes.
     if params.block_count() > 1 << 22 {
         anyhow::bail!("stored hash asks for too much memory");
@@ -274,40 +209,18 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
 mod tests {
     use super::*;
 
-    const CHEAP: HashParams = HashParams {
-        m_kib: 64,
-        t: 1,
-        p: 1,
-    };
+    const CHEAP: HashParams = HashParams { m_kib: 64, t: 1, p: 1 };
 
     #[tokio::test]
     async fn hashes_verify_and_wrong_passwords_do_not() {
         let hasher = PasswordHasher::new(CHEAP, 1, 4).expect("hasher");
-        let hash = hasher
-            .hash(&Password::new("correct horse"))
-            .await
-            .expect("hash");
+        let hash = hasher.hash(&Password::new("correct horse")).await.expect("hash");
         assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        let ok = hasher
-            .verify(&Password::new("correct horse"), Some(&hash))
-            .await
-            .expect("verify");
-        assert_eq!(
-            ok,
-            Verification {
-                ok: true,
-                needs_rehash: false
-            }
-        );
-        let wrong = hasher
-            .verify(&Password::new("correct horsE"), Some(&hash))
-            .await
-            .expect("verify");
+        let ok = hasher.verify(&Password::new("correct horse"), Some(&hash)).await.expect("verify");
+        assert_eq!(ok, Verification { ok: true, needs_rehash: false });
+        let wrong = hasher.verify(&Password::new("correct horsE"), Some(&hash)).await.expect("verify");
         assert!(!wrong.ok);
-        let unknown = hasher
-            .verify(&Password::new("correct horse"), None)
-            .await
-            .expect("verify");
+        let unknown = hasher.verify(&Password::new("correct horse"), None).await.expect("verify");
         assert!(!unknown.ok);
     }
 
@@ -315,41 +228,12 @@ mod tests {
     async fn bcrypt_and_other_costs_verify_and_ask_for_a_rehash() {
         let hasher = PasswordHasher::new(CHEAP, 1, 4).expect("hasher");
         let bcrypt_hash = bcrypt::hash("old password", 4).expect("bcrypt");
-        let v = hasher
-            .verify(&Password::new("old password"), Some(&bcrypt_hash))
-            .await
-            .expect("verify");
-        assert_eq!(
-            v,
-            Verification {
-                ok: true,
-                needs_rehash: true
-            }
-        );
-        let other = PasswordHasher::new(
-            HashParams {
-                m_kib: 128,
-                ..CHEAP
-            },
-            1,
-            4,
-        )
-        .expect("hasher");
-        let hash = other
-            .hash(&Password::new("pass phrase"))
-            .await
-            .expect("hash");
-        let v = hasher
-            .verify(&Password::new("pass phrase"), Some(&hash))
-            .await
-            .expect("verify");
-        assert_eq!(
-            v,
-            Verification {
-                ok: true,
-                needs_rehash: true
-            }
-        );
+        let v = hasher.verify(&Password::new("old password"), Some(&bcrypt_hash)).await.expect("verify");
+        assert_eq!(v, Verification { ok: true, needs_rehash: true });
+        let other = PasswordHasher::new(HashParams { m_kib: 128, ..CHEAP }, 1, 4).expect("hasher");
+        let hash = other.hash(&Password::new("pass phrase")).await.expect("hash");
+        let v = hasher.verify(&Password::new("pass phrase"), Some(&hash)).await.expect("verify");
+        assert_eq!(v, Verification { ok: true, needs_rehash: true });
     }
 
     #[tokio::test]
@@ -361,11 +245,7 @@ mod tests {
         assert!(results.iter().any(|r| r.is_ok()));
     }
 
-    async fn futures_lite_join(
-        hasher: &PasswordHasher,
-        p: &Password,
-        n: usize,
-    ) -> Vec<Result<String, Error>> {
+    async fn futures_lite_join(hasher: &PasswordHasher, p: &Password, n: usize) -> Vec<Result<String, Error>> {
         let mut handles = Vec::new();
         for _ in 0..n {
             let (hasher, p) = (hasher.clone(), p.clone());

@@ -44,14 +44,7 @@ impl Phc {
         if parts.next().is_some() || hash.len() < 16 || hash.len() > 64 {
             return None;
         }
-        Some(Self {
-            algorithm,
-            m_kib: m_kib?,
-            t: t?,
-            p: p?,
-            salt,
-            hash,
-        })
+        Some(Self { algorithm, m_kib: m_kib?, t: t?, p: p?, salt, hash })
     }
 
     pub fn format(&self) -> String {

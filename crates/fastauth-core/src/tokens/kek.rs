@@ -26,12 +26,8 @@ impl Kek {
 
     /// Reads the base64 form; anything but 32 bytes is refused.
     pub fn from_base64(text: &str) -> Result<Self, String> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| "is not valid base64".to_owned())?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| "must decode to exactly 32 bytes".to_owned())?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| "is not valid base64".to_owned())?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| "must decode to exactly 32 bytes".to_owned())?;
         Ok(Self(key))
     }
 
@@ -40,8 +36,7 @@ impl Kek {
     }
 
     fn key(&self) -> anyhow::Result<LessSafeKey> {
-        let key =
-            UnboundKey::new(&AES_256_GCM, &self.0).map_err(|_| anyhow::anyhow!("bad AES key"))?;
+        let key = UnboundKey::new(&AES_256_GCM, &self.0).map_err(|_| anyhow::anyhow!("bad AES key"))?;
         Ok(LessSafeKey::new(key))
     }
 
@@ -51,28 +46,20 @@ impl Kek {
         fill_random(&mut nonce);
         let mut out = plaintext.to_vec();
         self.key()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(kid.as_bytes()),
-                &mut out,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid.as_bytes()), &mut out)
             .map_err(|_| anyhow::anyhow!("encryption failed"))?;
         Ok([nonce.as_slice(), &out].concat())
     }
 
     pub fn open(&self, kid: &str, sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let (nonce, body) = sealed
-            .split_at_checked(NONCE_LEN)
-            .ok_or_else(|| anyhow::anyhow!("ciphertext too short"))?;
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow::anyhow!("bad nonce"))?;
+        let (nonce, body) =
+            sealed.split_at_checked(NONCE_LEN).ok_or_else(|| anyhow::anyhow!("ciphertext too short"))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow::anyhow!("bad nonce"))?;
         let mut buf = body.to_vec();
         let plain = self
             .key()?
             .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
-            .map_err(|_| {
-                anyhow::anyhow!("signing key {kid} does not decrypt: wrong KEY_ENCRYPTION_KEY?")
-            })?;
+            .map_err(|_| anyhow::anyhow!("signing key {kid} does not decrypt: wrong KEY_ENCRYPTION_KEY?"))?;
         Ok(plain.to_vec())
     }
 }

@@ -70,11 +70,7 @@ pub struct KeyRing {
 
 enum Mode {
     Hmac,
-    Stored {
-        algorithm: Algorithm,
-        kek: Kek,
-        access_ttl: Duration,
-    },
+    Stored { algorithm: Algorithm, kek: Kek, access_ttl: Duration },
 }
 
 #[derive(Default)]
@@ -88,41 +84,19 @@ impl KeyRing {
     /// HS256 with a shared secret (FastAuthCore compatibility); the JWKS stays empty.
     pub fn hmac(secret: &[u8], issuer: &str) -> Self {
         let mut verifiers = HashMap::new();
-        verifiers.insert(
-            HS256_KID.to_owned(),
-            (Algorithm::HS256, DecodingKey::from_secret(secret)),
-        );
+        verifiers.insert(HS256_KID.to_owned(), (Algorithm::HS256, DecodingKey::from_secret(secret)));
         let set = KeySet {
-            signer: Some((
-                HS256_KID.to_owned(),
-                Algorithm::HS256,
-                EncodingKey::from_secret(secret),
-            )),
+            signer: Some((HS256_KID.to_owned(), Algorithm::HS256, EncodingKey::from_secret(secret))),
             verifiers,
             jwks: Arc::from(r#"{"keys":[]}"#),
         };
-        Self {
-            mode: Mode::Hmac,
-            issuer: issuer.to_owned(),
-            keys: RwLock::new(Arc::new(set)),
-        }
+        Self { mode: Mode::Hmac, issuer: issuer.to_owned(), keys: RwLock::new(Arc::new(set)) }
     }
 
     /// Asymmetric keys kept in the store; empty until `load`.
     pub fn stored(algorithm: Algorithm, kek: Kek, access_ttl: Duration, issuer: &str) -> Self {
-        let keys = RwLock::new(Arc::new(KeySet {
-            jwks: Arc::from(r#"{"keys":[]}"#),
-            ..KeySet::default()
-        }));
-        Self {
-            mode: Mode::Stored {
-                algorithm,
-                kek,
-                access_ttl,
-            },
-            issuer: issuer.to_owned(),
-            keys,
-        }
+        let keys = RwLock::new(Arc::new(KeySet { jwks: Arc::from(r#"{"keys":[]}"#), ..KeySet::default() }));
+        Self { mode: Mode::Stored { algorithm, kek, access_ttl }, issuer: issuer.to_owned(), keys }
     }
 
     /// The algorithm new tokens are signed with.
@@ -137,11 +111,9 @@ impl KeyRing {
     pub fn needs_new_key(&self, records: &[SigningKeyRecord]) -> bool {
         match &self.mode {
             Mode::Hmac => false,
-            Mode::Stored { algorithm, .. } => !records.iter().any(|r| {
-                r.retired_at.is_none()
-                    && r.revoked_at.is_none()
-                    && r.algorithm == algorithm.as_str()
-            }),
+            Mode::Stored { algorithm, .. } => !records
+                .iter()
+                .any(|r| r.retired_at.is_none() && r.revoked_at.is_none() && r.algorithm == algorithm.as_str()),
         }
     }
 
@@ -165,32 +137,23 @@ impl KeyRing {
     /// Replaces the key set from the store's records: the newest unretired key of the configured
     /// algorithm signs; keys retired less than one token lifetime ago still verify.
     pub fn load(&self, records: &[SigningKeyRecord], now: OffsetDateTime) -> anyhow::Result<()> {
-        let Mode::Stored {
-            algorithm,
-            kek,
-            access_ttl,
-        } = &self.mode
-        else {
+        let Mode::Stored { algorithm, kek, access_ttl } = &self.mode else {
             return Ok(());
         };
         let mut set = KeySet::default();
         let mut jwks = JwkSet { keys: Vec::new() };
         for record in records {
-            let published = record.revoked_at.is_none()
-                && record.retired_at.is_none_or(|at| at + *access_ttl > now);
+            let published = record.revoked_at.is_none() && record.retired_at.is_none_or(|at| at + *access_ttl > now);
             if !published {
                 continue;
             }
-            let alg = Algorithm::parse(&record.algorithm)
-                .map_err(|e| anyhow!("key {}: {e}", record.kid))?;
+            let alg = Algorithm::parse(&record.algorithm).map_err(|e| anyhow!("key {}: {e}", record.kid))?;
             let private = kek.open(&record.kid, &record.private_key_encrypted)?;
-            let encoding =
-                encoding_key(alg, &private).with_context(|| format!("key {}", record.kid))?;
+            let encoding = encoding_key(alg, &private).with_context(|| format!("key {}", record.kid))?;
             let mut jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt())?;
             jwk.common.key_id = Some(record.kid.clone());
             jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-            set.verifiers
-                .insert(record.kid.clone(), (alg, DecodingKey::from_jwk(&jwk)?));
+            set.verifiers.insert(record.kid.clone(), (alg, DecodingKey::from_jwk(&jwk)?));
             jwks.keys.push(jwk);
             let newest = set.signer.is_none();
             if newest && alg == *algorithm && record.retired_at.is_none() {
@@ -198,10 +161,7 @@ impl KeyRing {
             }
         }
         set.jwks = Arc::from(serde_json::to_string(&jwks)?);
-        *self
-            .keys
-            .write()
-            .map_err(|_| anyhow!("key ring lock poisoned"))? = Arc::new(set);
+        *self.keys.write().map_err(|_| anyhow!("key ring lock poisoned"))? = Arc::new(set);
         Ok(())
     }
 
@@ -224,10 +184,7 @@ impl KeyRing {
     /// Signs access-token claims with the current key.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, Error> {
         let keys = self.current();
-        let (kid, alg, key) = keys
-            .signer
-            .as_ref()
-            .ok_or_else(|| Error::Internal(anyhow!("no signing key loaded")))?;
+        let (kid, alg, key) = keys.signer.as_ref().ok_or_else(|| Error::Internal(anyhow!("no signing key loaded")))?;
         let mut header = Header::new(alg.to_jwt());
         header.typ = Some(ACCESS_TYP.to_owned());
         header.kid = Some(kid.clone());
@@ -247,11 +204,7 @@ impl KeyRing {
             return Err(Error::InvalidToken);
         }
         let keys = self.current();
-        let (alg, key) = header
-            .kid
-            .as_deref()
-            .and_then(|kid| keys.verifiers.get(kid))
-            .ok_or(Error::InvalidToken)?;
+        let (alg, key) = header.kid.as_deref().and_then(|kid| keys.verifiers.get(kid)).ok_or(Error::InvalidToken)?;
         if header.alg != alg.to_jwt() {
             return Err(Error::InvalidToken);
         }
@@ -276,17 +229,12 @@ fn generate_private_key(algorithm: Algorithm) -> anyhow::Result<Vec<u8>> {
     let failed = |_| anyhow!("key generation failed");
     Ok(match algorithm {
         // jsonwebtoken reads Ed25519 keys as PKCS#8 v1 only.
-        Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8v1(&rng)
-            .map_err(failed)?
-            .as_ref()
-            .to_vec(),
-        Algorithm::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(failed)?
-            .as_ref()
-            .to_vec(),
+        Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(failed)?.as_ref().to_vec(),
+        Algorithm::ES256 => {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(failed)?.as_ref().to_vec()
+        }
         Algorithm::RS256 => {
-            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-                .map_err(failed)?;
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(failed)?;
             let der = pair.as_der().map_err(failed)?;
             der.as_ref().to_vec()
         }
@@ -327,9 +275,7 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
         (len, &rest[n..])
     };
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
@@ -359,12 +305,7 @@ mod tests {
     }
 
     fn ring(alg: Algorithm) -> KeyRing {
-        let ring = KeyRing::stored(
-            alg,
-            Kek::generate(),
-            Duration::minutes(30),
-            "http://issuer/",
-        );
+        let ring = KeyRing::stored(alg, Kek::generate(), Duration::minutes(30), "http://issuer/");
         let now = OffsetDateTime::now_utc();
         let key = ring.generate_key(now).expect("key");
         ring.load(&[key], now).expect("load");
@@ -394,9 +335,7 @@ mod tests {
         let ring = ring(Algorithm::EdDSA);
         let expired = ring.sign(&claims(1)).expect("sign");
         assert!(matches!(ring.verify(&expired), Err(Error::TokenExpired)));
-        let other = self::ring(Algorithm::EdDSA)
-            .sign(&claims(far_future()))
-            .expect("sign");
+        let other = self::ring(Algorithm::EdDSA).sign(&claims(far_future())).expect("sign");
         assert!(matches!(ring.verify(&other), Err(Error::InvalidToken)));
         let token = ring.sign(&claims(far_future())).expect("sign");
         let tampered = format!("{}x", token);
@@ -411,12 +350,9 @@ mod tests {
         let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
         header.typ = Some(ACCESS_TYP.into());
         header.kid = Some(kid);
-        let forged = jsonwebtoken::encode(
-            &header,
-            &claims(far_future()),
-            &EncodingKey::from_secret(ring.jwks().as_bytes()),
-        )
-        .expect("encode");
+        let forged =
+            jsonwebtoken::encode(&header, &claims(far_future()), &EncodingKey::from_secret(ring.jwks().as_bytes()))
+                .expect("encode");
         assert!(matches!(ring.verify(&forged), Err(Error::InvalidToken)));
     }
 }

@@ -1,1 +1,270 @@
+//! The store conformance suite: every test runs on SQLite and on PostgreSQL.
 
+use std::sync::Arc;
+
+use fastauth_core::StoreError;
+use fastauth_core::email::Email;
+use fastauth_core::error::Constraint;
+use fastauth_core::ids::{ClientId, SessionId, UserId};
+use fastauth_core::model::*;
+use fastauth_core::phone::PhoneNumber;
+use fastauth_core::ports::Store;
+use time::{Duration, OffsetDateTime};
+
+/// Declares `name` once per backend.
+macro_rules! store_test {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = fastauth_store::testing::TestDb::sqlite().await;
+                super::$name(db.store.clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let db = fastauth_store::testing::TestDb::postgres().await;
+                super::$name(db.store.clone()).await;
+            }
+        }
+    };
+}
+
+fn now() -> OffsetDateTime {
+    // Millisecond precision, as stored.
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000).expect("valid time")
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A valid Indian mobile number no other test uses.
+fn unique_phone() -> PhoneNumber {
+    let digits: String = uuid::Uuid::new_v4().as_bytes()[..8].iter().map(|b| char::from(b'0' + b % 10)).collect();
+    PhoneNumber::parse(&format!("+9198{digits}"), None).expect("valid phone")
+}
+
+fn new_user(role_ids: Vec<i64>) -> NewUser {
+    NewUser {
+        id: UserId::generate(),
+        firstname: "Ada".into(),
+        lastname: "Lovelace".into(),
+        email: Some(Email::parse(&format!("{}@example.com", unique("ada"))).expect("email")),
+        phone_number: None,
+        password_hash: Some(
+            "$argon2id$v=19$m=64,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        ),
+        source_profile: None,
+        email_verified_at: None,
+        phone_verified_at: None,
+        role_ids,
+    }
+}
+
+async fn seed_roles(store: &Arc<dyn Store>) -> Role {
+    let role = NewRole {
+        role_name: "User".into(),
+        permissions: vec!["reports:read".into()],
+        department_name: None,
+        department_id: None,
+        application: None,
+    };
+    store.ensure_global_roles(&[role.clone(), role]).await.expect("seed twice is harmless");
+    store.find_role_by_name("User", None).await.expect("query").expect("seeded")
+}
+
+fn new_session(user: &UserId, hash: &str, now: OffsetDateTime) -> NewSession {
+    NewSession {
+        id: SessionId::generate(),
+        user_id: user.clone(),
+        client_id: ClientId::default_app(),
+        refresh_hash: hash.to_owned(),
+        created_at: now,
+        idle_expires_at: now + Duration::days(2),
+        absolute_expires_at: now + Duration::days(30),
+        user_agent: Some("test".into()),
+        ip: Some("127.0.0.1".into()),
+    }
+}
+
+async fn app(store: &Arc<dyn Store>) {
+    let default = Application { id: ClientId::default_app(), name: "Default".into(), allowed_origins: vec![] };
+    store.ensure_application(&default).await.expect("app");
+}
+
+#[test]
+fn migrations_are_paired() {
+    let names = |dir: &str| {
+        let mut v: Vec<_> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .expect("migrations dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("postgres"), names("sqlite"));
+}
+
+store_test!(users_round_trip_with_their_roles);
+async fn users_round_trip_with_their_roles(store: Arc<dyn Store>) {
+    app(&store).await;
+    let role = seed_roles(&store).await;
+    let mut new = new_user(vec![role.id]);
+    new.phone_number = Some(unique_phone());
+    let t = now();
+    let user = store.create_user_with_roles(&new, t).await.expect("create");
+    assert_eq!(user.created_at, t, "times round-trip at millisecond precision");
+    assert_eq!(user.status, UserStatus::Active);
+    let by_email = store.find_user_by_email(new.email.as_ref().expect("email")).await.expect("find").expect("found");
+    assert_eq!(by_email, user);
+    let by_phone =
+        store.find_user_by_phone(new.phone_number.as_ref().expect("phone")).await.expect("find").expect("found");
+    assert_eq!(by_phone.id, user.id);
+    let roles = store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles");
+    assert_eq!(roles, vec![role]);
+}
+
+store_test!(emails_and_phones_are_unique);
+async fn emails_and_phones_are_unique(store: Arc<dyn Store>) {
+    let first = new_user(vec![]);
+    store.create_user_with_roles(&first, now()).await.expect("create");
+    let mut same_email = new_user(vec![]);
+    same_email.email = first.email.clone();
+    let err = store.create_user_with_roles(&same_email, now()).await.expect_err("duplicate email");
+    assert!(matches!(err, StoreError::Conflict(Constraint::UserEmail)), "{err:?}");
+    assert!(store.find_user(&same_email.id).await.expect("find").is_none(), "nothing half-written");
+}
+
+store_test!(password_and_status_changes_stick);
+async fn password_and_status_changes_stick(store: Arc<dyn Store>) {
+    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    store.set_password_hash(&user.id, "$new", now()).await.expect("hash");
+    store.set_user_status(&user.id, UserStatus::Disabled, now()).await.expect("status");
+    let user = store.find_user(&user.id).await.expect("find").expect("found");
+    assert_eq!(user.password_hash.as_deref(), Some("$new"));
+    assert_eq!(user.status, UserStatus::Disabled);
+}
+
+store_test!(concurrent_rotations_of_one_token_have_one_winner);
+async fn concurrent_rotations_of_one_token_have_one_winner(store: Arc<dyn Store>) {
+    app(&store).await;
+    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let t = now();
+    store.create_session(&new_session(&user.id, "h0", t), 50).await.expect("session");
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.rotate_refresh_token("h0", &format!("h1-{i}"), now(), now() + Duration::days(2)).await
+            })
+        })
+        .collect();
+    let mut rotated = 0;
+    for task in tasks {
+        match task.await.expect("join").expect("no store error under contention") {
+            Rotation::Rotated(_) => rotated += 1,
+            Rotation::Reused { .. } => {}
+            Rotation::Invalid => panic!("a rotated token must be reported as reused"),
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+store_test!(rotation_reports_reuse_and_refuses_ended_sessions);
+async fn rotation_reports_reuse_and_refuses_ended_sessions(store: Arc<dyn Store>) {
+    app(&store).await;
+    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let t = now();
+    let session = store.create_session(&new_session(&user.id, "a0", t), 50).await.expect("session");
+    let idle = t + Duration::days(2);
+    let Rotation::Rotated(s) = store.rotate_refresh_token("a0", "a1", t, idle).await.expect("rotate") else {
+        panic!("rotates")
+    };
+    assert_eq!(s.id, session.id);
+    match store.rotate_refresh_token("a0", "a2", t, idle).await.expect("rotate") {
+        Rotation::Reused { session_id, rotated_at, .. } => {
+            assert_eq!(session_id, session.id);
+            assert_eq!(rotated_at, t);
+        }
+        other => panic!("expected reuse, got {other:?}"),
+    }
+    assert_eq!(store.rotate_refresh_token("nope", "x", t, idle).await.expect("rotate"), Rotation::Invalid);
+    assert!(store.revoke_session(&user.id, &session.id, t).await.expect("revoke"));
+    assert!(!store.revoke_session(&user.id, &session.id, t).await.expect("revoke twice"));
+    assert_eq!(store.rotate_refresh_token("a1", "a3", t, idle).await.expect("rotate"), Rotation::Invalid);
+}
+
+store_test!(sessions_beyond_the_limit_end_least_recently_used_first);
+async fn sessions_beyond_the_limit_end_least_recently_used_first(store: Arc<dyn Store>) {
+    app(&store).await;
+    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let t = now();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let s = store
+            .create_session(&new_session(&user.id, &unique("s"), t + Duration::seconds(i)), 3)
+            .await
+            .expect("session");
+        ids.push(s.id);
+    }
+    let live: Vec<_> = store
+        .list_live_sessions(&user.id, t + Duration::seconds(5))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, vec![ids[3].clone(), ids[2].clone(), ids[1].clone()]);
+    let other = UserId::generate();
+    assert!(
+        !store.revoke_session(&other, &ids[3], t).await.expect("revoke"),
+        "another user's session is not theirs to end"
+    );
+    assert_eq!(store.revoke_user_sessions(&user.id, Some(&ids[3]), t).await.expect("revoke"), 2);
+    assert_eq!(store.list_live_sessions(&user.id, t).await.expect("list").len(), 1);
+}
+
+store_test!(signing_keys_rotate_and_revoke);
+async fn signing_keys_rotate_and_revoke(store: Arc<dyn Store>) {
+    let key = |kid: &str, at| SigningKeyRecord {
+        kid: kid.into(),
+        algorithm: "EdDSA".into(),
+        private_key_encrypted: vec![1, 2, 3],
+        created_at: at,
+        retired_at: None,
+        revoked_at: None,
+    };
+    let t = now();
+    store.rotate_signing_key(&key("k1", t), t).await.expect("k1");
+    store.rotate_signing_key(&key("k2", t + Duration::seconds(1)), t + Duration::seconds(1)).await.expect("k2");
+    let keys = store.list_signing_keys().await.expect("list");
+    assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["k2", "k1"]);
+    assert_eq!(keys[1].retired_at, Some(t + Duration::seconds(1)));
+    assert_eq!(keys[0].private_key_encrypted, vec![1, 2, 3]);
+    assert!(store.revoke_signing_key("k1", t).await.expect("revoke"));
+    assert!(!store.revoke_signing_key("k1", t).await.expect("revoke"));
+    assert_eq!(store.list_signing_keys().await.expect("list").len(), 1);
+}
+
+store_test!(audit_events_filter_by_user_and_type);
+async fn audit_events_filter_by_user_and_type(store: Arc<dyn Store>) {
+    let (a, b) = (UserId::generate(), UserId::generate());
+    for (kind, subject) in [("signin.failed", &a), ("signin.succeeded", &a), ("signin.failed", &b)] {
+        let e = NewAuditEvent {
+            kind,
+            at: now(),
+            actor_id: None,
+            subject_id: Some(subject.clone()),
+            ip: Some("::1".into()),
+            details: serde_json::json!({"n": 1}),
+        };
+        store.record_audit(&e).await.expect("record");
+    }
+    let of_a = store.list_audit(Some(&a), None, 10).await.expect("list");
+    assert_eq!(of_a.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["signin.succeeded", "signin.failed"]);
+    let failed = store.list_audit(None, Some("signin.failed"), 10).await.expect("list");
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0].details, serde_json::json!({"n": 1}));
+}

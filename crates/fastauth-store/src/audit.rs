@@ -1,0 +1,43 @@
+//! The audit trail.
+
+use async_trait::async_trait;
+use fastauth_core::ids::UserId;
+use fastauth_core::model::{AuditEvent, NewAuditEvent};
+use fastauth_core::ports::{AuditStore, StoreResult};
+
+use crate::SqlStore;
+use crate::rows::{self, ms};
+
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn record_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "insert into audit_events (type, at, actor_id, subject_id, ip, details) values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(e.kind)
+        .bind(ms(e.at))
+        .bind(e.actor_id.as_ref().map(UserId::as_str))
+        .bind(e.subject_id.as_ref().map(UserId::as_str))
+        .bind(e.ip.as_deref())
+        .bind(e.details.to_string())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+        .map_err(|err| self.error(err))
+    }
+
+    async fn list_audit(&self, user: Option<&UserId>, kind: Option<&str>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "select id, type, at, actor_id, subject_id, ip, details from audit_events \
+             where ($1 = '' or subject_id = $1 or actor_id = $1) and ($2 = '' or type = $2) \
+             order by id desc limit $3",
+        )
+        .bind(user.map_or("", UserId::as_str))
+        .bind(kind.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        rows.iter().map(rows::audit_event).collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+}

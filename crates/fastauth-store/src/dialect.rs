@@ -1,0 +1,108 @@
+//! What differs between PostgreSQL and SQLite: migrations, connection set-up, error parsing.
+
+use std::borrow::Cow;
+
+use anyhow::{Context, bail};
+use fastauth_core::StoreError;
+use fastauth_core::error::Constraint;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyConnection, Executor, SqlSafeStr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// Paired migrations: the same file names in both trees (a test checks it).
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+
+impl Dialect {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Dialect::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Dialect::Sqlite)
+        } else {
+            bail!("must start with sqlite://, postgres:// or postgresql://")
+        }
+    }
+
+    /// For SQLite, creates the file's folder and asks for the file to be created if missing.
+    pub(crate) fn prepare_url(self, url: &str) -> anyhow::Result<String> {
+        if self == Dialect::Postgres {
+            return Ok(url.to_owned());
+        }
+        let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+        let file = path.split('?').next().unwrap_or_default();
+        if file.is_empty() || file == ":memory:" {
+            bail!("needs a file path (sqlite://data/fastauth.db)");
+        }
+        if let Some(dir) = std::path::Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        Ok(if path.contains("mode=") { format!("sqlite://{path}") } else { format!("sqlite://{file}?mode=rwc") })
+    }
+
+    pub(crate) async fn on_connect(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        if self == Dialect::Sqlite {
+            // WAL lets readers run beside the one writer; waiting writers retry for 5 s.
+            conn.execute("pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000; pragma foreign_keys = on")
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn migrator(self) -> Migrator {
+        let files = match self {
+            Dialect::Postgres => POSTGRES,
+            Dialect::Sqlite => SQLITE,
+        };
+        let migrations = files
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(*version, Cow::Borrowed(*name), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect();
+        Migrator::with_migrations(migrations)
+    }
+
+    pub(crate) fn map_error(self, err: sqlx::Error) -> StoreError {
+        match err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable,
+            sqlx::Error::Database(db) => {
+                if db.is_unique_violation() {
+                    // PostgreSQL names the constraint; SQLite names the columns or the index.
+                    let text = db.constraint().map_or_else(|| db.message().to_owned(), str::to_owned);
+                    if let Some(c) = constraint(&text) {
+                        return StoreError::Conflict(c);
+                    }
+                }
+                // 08: connection exception; 57P: operator intervention (shutdown, restart).
+                let code = db.code().unwrap_or_default();
+                if self == Dialect::Postgres && (code.starts_with("08") || code.starts_with("57P")) {
+                    return StoreError::Unavailable;
+                }
+                StoreError::Other(anyhow::Error::new(sqlx::Error::Database(db)))
+            }
+            other => StoreError::Other(other.into()),
+        }
+    }
+}
+
+fn constraint(text: &str) -> Option<Constraint> {
+    const KNOWN: &[(&str, &str, Constraint)] = &[
+        ("users_email_key", "users.email", Constraint::UserEmail),
+        ("users_phone_key", "users.phone_number", Constraint::UserPhone),
+        ("users_pkey", "users.id", Constraint::UserId),
+        ("roles_name_key", "roles_name_key", Constraint::RoleName),
+        ("applications_pkey", "applications.id", Constraint::ApplicationId),
+    ];
+    KNOWN.iter().find(|(pg, lite, _)| text.contains(pg) || text.contains(lite)).map(|(_, _, c)| *c)
+}

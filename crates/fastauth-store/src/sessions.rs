@@ -1,0 +1,172 @@
+//! Sessions and their rotating refresh tokens.
+
+use async_trait::async_trait;
+use fastauth_core::ids::{SessionId, UserId};
+use fastauth_core::model::{NewSession, Rotation, Session};
+use fastauth_core::ports::{SessionStore, StoreResult};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use crate::SqlStore;
+use crate::rows::{self, from_ms, ms, session_columns};
+
+/// Marks the token rotated only if it is current and its session is live: the row lock makes
+/// concurrent callers with the same token queue up, and all but the first then match nothing.
+const CLAIM_TOKEN: &str = "update refresh_tokens set rotated_at = $2 \
+     where token_hash = $1 and rotated_at is null and exists (select 1 from sessions s \
+       where s.id = refresh_tokens.session_id and s.revoked_at is null \
+       and s.idle_expires_at > $2 and s.absolute_expires_at > $2) \
+     returning session_id";
+const INSERT_TOKEN: &str = "insert into refresh_tokens (token_hash, session_id, created_at) values ($1, $2, $3)";
+const TOUCH_SESSION: &str = concat!(
+    "update sessions set last_used_at = $2, idle_expires_at = case when $3 < absolute_expires_at then $3 \
+       else absolute_expires_at end where id = $1 returning ",
+    session_columns!()
+);
+const FIND_ROTATED: &str = "select t.session_id, t.rotated_at, s.user_id from refresh_tokens t \
+     join sessions s on s.id = t.session_id where t.token_hash = $1";
+/// Ends the user's least recently used live sessions beyond the newest `$3`.
+const EVICT_OLDEST: &str = "update sessions set revoked_at = $1 where user_id = $2 and revoked_at is null \
+     and id not in (select id from sessions where user_id = $2 and revoked_at is null \
+       order by last_used_at desc, id desc limit $3)";
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, s: &NewSession, max_per_user: u32) -> StoreResult<Session> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(concat!(
+            "insert into sessions (id, user_id, client_id, created_at, last_used_at, idle_expires_at, \
+             absolute_expires_at, user_agent, ip) values ($1, $2, $3, $4, $4, $5, $6, $7, $8) returning ",
+            session_columns!()
+        ))
+        .bind(s.id.as_str())
+        .bind(s.user_id.as_str())
+        .bind(s.client_id.as_str())
+        .bind(ms(s.created_at))
+        .bind(ms(s.idle_expires_at))
+        .bind(ms(s.absolute_expires_at))
+        .bind(s.user_agent.as_deref())
+        .bind(s.ip.as_deref())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| self.error(e))?;
+        sqlx::query(INSERT_TOKEN)
+            .bind(&s.refresh_hash)
+            .bind(s.id.as_str())
+            .bind(ms(s.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        sqlx::query(EVICT_OLDEST)
+            .bind(ms(s.created_at))
+            .bind(s.user_id.as_str())
+            .bind(i64::from(max_per_user))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        rows::session(&row).map_err(|e| self.error(e))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<Rotation> {
+        let mut tx = self.begin().await?;
+        let claimed = sqlx::query(CLAIM_TOKEN)
+            .bind(old_hash)
+            .bind(ms(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        let Some(claimed) = claimed else {
+            let found =
+                sqlx::query(FIND_ROTATED).bind(old_hash).fetch_optional(&mut *tx).await.map_err(|e| self.error(e))?;
+            tx.rollback().await.map_err(|e| self.error(e))?;
+            let read = |row: sqlx::any::AnyRow| -> Result<Rotation, sqlx::Error> {
+                Ok(match row.try_get::<Option<i64>, _>("rotated_at")? {
+                    Some(at) => Rotation::Reused {
+                        session_id: SessionId::from_trusted(row.try_get("session_id")?),
+                        user_id: UserId::from_trusted(row.try_get("user_id")?),
+                        rotated_at: from_ms(at)?,
+                    },
+                    None => Rotation::Invalid,
+                })
+            };
+            return found.map_or(Ok(Rotation::Invalid), read).map_err(|e| self.error(e));
+        };
+        let session_id: String = claimed.try_get("session_id").map_err(|e| self.error(e))?;
+        sqlx::query(INSERT_TOKEN)
+            .bind(new_hash)
+            .bind(&session_id)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        let row = sqlx::query(TOUCH_SESSION)
+            .bind(&session_id)
+            .bind(ms(now))
+            .bind(ms(idle_expires_at))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        rows::session(&row).map(Rotation::Rotated).map_err(|e| self.error(e))
+    }
+
+    async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(concat!("select ", session_columns!(), " from sessions where id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        row.map(|r| rows::session(&r)).transpose().map_err(|e| self.error(e))
+    }
+
+    async fn list_live_sessions(&self, user: &UserId, now: OffsetDateTime) -> StoreResult<Vec<Session>> {
+        let rows = sqlx::query(concat!(
+            "select ",
+            session_columns!(),
+            " from sessions where user_id = $1 and revoked_at is null and idle_expires_at > $2 \
+             and absolute_expires_at > $2 order by last_used_at desc, id desc"
+        ))
+        .bind(user.as_str())
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        rows.iter().map(rows::session).collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    async fn revoke_session(&self, user: &UserId, id: &SessionId, now: OffsetDateTime) -> StoreResult<bool> {
+        let done =
+            sqlx::query("update sessions set revoked_at = $3 where id = $1 and user_id = $2 and revoked_at is null")
+                .bind(id.as_str())
+                .bind(user.as_str())
+                .bind(ms(now))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: &UserId,
+        keep: Option<&SessionId>,
+        now: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        let done =
+            sqlx::query("update sessions set revoked_at = $3 where user_id = $1 and revoked_at is null and id <> $2")
+                .bind(user.as_str())
+                .bind(keep.map_or("", SessionId::as_str))
+                .bind(ms(now))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.error(e))?;
+        Ok(done.rows_affected())
+    }
+}
