@@ -16,6 +16,36 @@ impl FieldError {
     }
 }
 
+/// Gathers the field errors of a whole request, so that the caller hears of all of them at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// The value, or `None` with its validation errors kept (other errors are kept as `body`).
+    pub fn take<T>(&mut self, result: Result<T, Error>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(Error::Validation(errors) | Error::WeakPassword(errors)) => {
+                self.0.extend(errors);
+                None
+            }
+            Err(other) => {
+                self.0.push(FieldError::new("body", other.to_string()));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, field: &str, message: &str) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// `Err(Validation)` if anything was gathered.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.0.is_empty() { Ok(()) } else { Err(Error::Validation(self.0)) }
+    }
+}
+
 /// A uniqueness rule that a change would break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Constraint {

@@ -1,0 +1,160 @@
+//! `App`: the wired service. `App::build` is the only constructor, used by `serve`, the
+//! commands and the tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use fastauth_core::auth::Bootstrap;
+use fastauth_core::password::PasswordHasher;
+use fastauth_core::ports::Store;
+use fastauth_core::tokens::{Kek, KeyRing};
+use fastauth_core::{Core, CoreSettings, StoreError};
+use fastauth_store::{PoolSettings, SqlStore};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, ConfigError, KekSource};
+use crate::metrics::Metrics;
+
+/// How long start-up waits for the database before giving up.
+const DATABASE_WAIT: Duration = Duration::from_secs(60);
+/// How often each instance re-reads the signing keys (rotations and revocations elsewhere).
+const KEY_RELOAD: Duration = Duration::from_secs(10);
+
+/// The service's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub core: Core,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Connects and migrates the database, loads or creates the signing keys, seeds roles and
+    /// the admin, and starts the key reloader.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = connect(&config).await?;
+        let now = OffsetDateTime::now_utc();
+        let keys = Arc::new(key_ring(&config)?);
+        keys.load(&store.list_signing_keys().await?, now).map_err(|_| {
+            ConfigError::new("KEY_ENCRYPTION_KEY", "does not decrypt the signing keys stored in the database")
+        })?;
+        let p = &config.passwords;
+        let hasher = PasswordHasher::new(p.params, p.workers, p.queue)?;
+        let t = &config.tokens;
+        let settings = CoreSettings {
+            access_ttl: t.access_ttl,
+            refresh_idle_ttl: t.refresh_idle_ttl,
+            session_max_age: t.session_max_age,
+            max_sessions_per_user: t.max_sessions_per_user,
+            refresh_grace: time::Duration::seconds(10),
+            default_role: config.default_role.clone(),
+            require_email_verification: config.require_email_verification,
+            phone_region: config.phone_region,
+        };
+        let core = Core { store, hasher, keys, settings: Arc::new(settings) };
+        let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
+        core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
+        spawn_key_reloader(core.clone());
+        Ok(Self { core, config: Arc::new(config), metrics: Arc::new(Metrics::default()) })
+    }
+
+    /// The time rules see; read once per request.
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = crate::http::router(self);
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")
+    }
+}
+
+/// Connects and applies migrations, waiting (with a progress line) while the database is down.
+pub async fn connect(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let db = &config.database;
+    let settings = PoolSettings { max_connections: db.max_connections, acquire_timeout: db.acquire_timeout };
+    let store =
+        SqlStore::connect(&db.url, &settings).map_err(|e| ConfigError::new("DATABASE_URL", format!("{e:#}")))?;
+    let started = std::time::Instant::now();
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(Arc::new(store)),
+            Err(StoreError::Unavailable) if started.elapsed() < DATABASE_WAIT => {
+                tracing::warn!(waited_s = started.elapsed().as_secs(), "database unreachable; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("the database named by DATABASE_URL cannot be used")),
+        }
+    }
+}
+
+fn key_ring(config: &Config) -> anyhow::Result<KeyRing> {
+    let t = &config.tokens;
+    let issuer = &config.base_url;
+    let kek = match &t.kek {
+        KekSource::NotNeeded => {
+            let secret = t.secret_key.as_ref().ok_or_else(|| ConfigError::new("SECRET_KEY", "must be set"))?;
+            return Ok(KeyRing::hmac(secret.expose().as_bytes(), issuer));
+        }
+        KekSource::Given(kek) => kek.clone(),
+        KekSource::DataDir => kek_file(&config.data_dir().join("kek"))?,
+    };
+    Ok(KeyRing::stored(t.algorithm, kek, t.access_ttl, issuer))
+}
+
+/// Reads the generated key-encryption key, creating it (mode 0600) on first start.
+fn kek_file(path: &Path) -> anyhow::Result<Kek> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Kek::from_base64(&text)
+            .map_err(|p| ConfigError::new("KEY_ENCRYPTION_KEY", format!("file {} {p}", path.display())))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let kek = Kek::generate();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            write_private(path, &kek.to_base64()).with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a key-encryption key for the signing keys");
+            Ok(kek)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+fn spawn_key_reloader(core: Core) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(KEY_RELOAD);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = core.reload_keys(OffsetDateTime::now_utc()).await {
+                tracing::warn!(error = %e, "could not reload signing keys; keeping the current ones");
+            }
+        }
+    });
+}

@@ -1,0 +1,93 @@
+//! The HTTP API: one module per area, each listing its routes with their OpenAPI docs.
+
+mod auth;
+mod cookie;
+mod docs;
+pub mod extract;
+mod observe;
+mod ops;
+pub mod problem;
+mod sessions;
+mod token;
+mod views;
+mod wellknown;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Router, middleware};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::App;
+use problem::problem;
+
+/// Request bodies are at most 64 KiB (uploads set their own limit).
+const BODY_LIMIT: usize = 64 * 1024;
+
+fn api() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .merge(auth::routes())
+        .merge(token::routes())
+        .merge(sessions::routes())
+        .merge(wellknown::routes())
+        .merge(ops::routes())
+}
+
+/// The OpenAPI 3.1 document (`fastauth openapi`, `/openapi.json`).
+pub fn openapi() -> OpenApi {
+    docs::finish(api().split_for_parts().1)
+}
+
+/// The whole service.
+pub fn router(app: App) -> Router {
+    let (routes, api) = api().split_for_parts();
+    routes
+        .merge(docs::routes(docs::finish(api)))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), deprecate_query_tokens))
+        .layer(middleware::from_fn_with_state(app.clone(), observe::observe))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Responses carry tokens and user data: nothing is cached unless a route says so.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error".into(), vec![])
+        }))
+        .with_state(app)
+}
+
+async fn not_found() -> Response {
+    problem(StatusCode::NOT_FOUND, "not_found", "no such route".into(), vec![])
+}
+
+async fn method_not_allowed() -> Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not answer that method".into(),
+        vec![],
+    )
+}
+
+/// Marks answers to requests that carried a credential in the query string (a FastAuthCore
+/// habit that leaks tokens into logs and histories) as deprecated.
+async fn deprecate_query_tokens(
+    axum::extract::State(app): axum::extract::State<App>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let uses_query = app.config.http.allow_query_tokens
+        && ["token", "refresh_token"].iter().any(|name| extract::query_param(req.uri(), name).is_some());
+    let mut response = next.run(req).await.into_response();
+    if uses_query {
+        response.headers_mut().insert("deprecation", HeaderValue::from_static("true"));
+    }
+    response
+}

@@ -1,0 +1,12 @@
+//! The fastauth service: configuration, wiring, and the HTTP API over `fastauth-core`.
+
+pub mod app;
+pub mod cli;
+pub mod client_ip;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+
+pub use app::App;
+pub use config::Config;
