@@ -75,6 +75,8 @@ impl Dialect {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            // A peer that hangs up mid-handshake (a dying server or proxy) garbles the protocol.
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable,
             sqlx::Error::Database(db) => {
                 if db.is_unique_violation() {
@@ -84,9 +86,9 @@ impl Dialect {
                         return StoreError::Conflict(c);
                     }
                 }
-                // 08: connection exception; 57P: operator intervention (shutdown, restart).
+                // 08: connection exception; 53: out of connections or memory; 57P: shutdown, restart.
                 let code = db.code().unwrap_or_default();
-                if self == Dialect::Postgres && (code.starts_with("08") || code.starts_with("57P")) {
+                if self == Dialect::Postgres && ["08", "53", "57P"].iter().any(|class| code.starts_with(class)) {
                     return StoreError::Unavailable;
                 }
                 StoreError::Other(anyhow::Error::new(sqlx::Error::Database(db)))

@@ -1,1 +1,12 @@
+//! The API suite: every test talks HTTP over loopback to the production `App` on a fresh
+//! database (SQLite, or PostgreSQL with FASTAUTH_TEST_DB=postgres).
 
+mod support;
+
+mod auth;
+mod cli;
+mod errors;
+mod ops;
+mod refresh;
+mod sessions;
+mod tokens;
