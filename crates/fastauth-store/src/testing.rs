@@ -1,5 +1,7 @@
 //! Throw-away databases for tests: a temp SQLite file, or a fresh PostgreSQL database
 //! (`fastauth_test_<random>`) on FASTAUTH_TEST_POSTGRES_URL, dropped when the `TestDb` is.
+//! Test support: a database that cannot be set up is a failed test, so it panics.
+#![allow(clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -75,11 +77,12 @@ impl Drop for TestDb {
             }
             Cleanup::Database(name) => {
                 // Drop runs inside the test's runtime; a thread with its own runtime can block.
-                let (name, store) = (name.clone(), self.store.clone());
+                // The pool is not closed first: its sockets belong to the (now blocked) test
+                // runtime, so closing would wait forever. `with (force)` ends its sessions.
+                let name = name.clone();
                 let _ = std::thread::spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                     rt.block_on(async move {
-                        store.close().await;
                         let admin = admin_store();
                         let sql = format!("drop database if exists {name} with (force)");
                         let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin.pool).await;

@@ -1,4 +1,6 @@
 //! The store conformance suite: every test runs on SQLite and on PostgreSQL.
+// A failed expectation in a test is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::sync::Arc;
 

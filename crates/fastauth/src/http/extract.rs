@@ -20,17 +20,23 @@ use crate::client_ip;
 
 /// A rejection before the request reached a use case.
 #[derive(Debug)]
-pub struct Rejection(Response);
+pub struct Rejection(Box<Response>);
+
+impl Rejection {
+    fn new(response: Response) -> Self {
+        Self(Box::new(response))
+    }
+}
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
 impl From<ApiError> for Rejection {
     fn from(e: ApiError) -> Self {
-        Self(e.into_response())
+        Self::new(e.into_response())
     }
 }
 
@@ -46,7 +52,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match OptionalJson::<T>::from_request(req, state).await? {
             OptionalJson(Some(value)) => Ok(Self(value)),
-            OptionalJson(None) => Err(Rejection(problem(
+            OptionalJson(None) => Err(Rejection::new(problem(
                 StatusCode::BAD_REQUEST,
                 "malformed_request",
                 "a JSON body is required".into(),
@@ -72,14 +78,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             let status = e.status();
             let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "malformed_request" };
-            Rejection(problem(status, code, e.body_text(), vec![]))
+            Rejection::new(problem(status, code, e.body_text(), vec![]))
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
         if is_json != Some(true) {
             let detail = "the body must be JSON with Content-Type: application/json".to_owned();
-            return Err(Rejection(problem(
+            return Err(Rejection::new(problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 detail,
@@ -99,7 +105,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
                 let message = e.to_string().split(" at line").next().unwrap_or_default().to_owned();
                 ApiError(Error::Validation(vec![FieldError::new(field, message)])).into()
             }
-            _ => Rejection(problem(
+            _ => Rejection::new(problem(
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
                 "the body is not valid JSON".into(),

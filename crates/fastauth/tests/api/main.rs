@@ -1,5 +1,7 @@
 //! The API suite: every test talks HTTP over loopback to the production `App` on a fresh
 //! database (SQLite, or PostgreSQL with FASTAUTH_TEST_DB=postgres).
+// A failed expectation in a test is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod support;
 
