@@ -343,6 +343,32 @@ mod tests {
     }
 
     #[test]
+    fn key_carrying_and_crit_headers_and_other_types_are_refused_even_when_correctly_signed() {
+        let ring = ring(Algorithm::EdDSA);
+        let keys = ring.current();
+        let (kid, alg, key) = keys.signer.as_ref().expect("signer");
+        let sign = |edit: &dyn Fn(&mut Header)| {
+            let mut header = Header::new(alg.to_jwt());
+            header.typ = Some(ACCESS_TYP.into());
+            header.kid = Some(kid.clone());
+            edit(&mut header);
+            jsonwebtoken::encode(&header, &claims(far_future()), key).expect("encode")
+        };
+        assert!(ring.verify(&sign(&|_| {})).is_ok(), "the control token verifies");
+        let refused: [&dyn Fn(&mut Header); 6] = [
+            &|h| h.jku = Some("https://evil.example/jwks".into()),
+            &|h| h.x5u = Some("https://evil.example/cert".into()),
+            &|h| h.x5c = Some(vec!["MII".into()]),
+            &|h| h.crit = Some(vec!["exp".into()]),
+            &|h| h.typ = Some("JWT".into()),
+            &|h| h.kid = Some(format!("{}x", h.kid.clone().unwrap_or_default())),
+        ];
+        for edit in refused {
+            assert!(matches!(ring.verify(&sign(edit)), Err(Error::InvalidToken)));
+        }
+    }
+
+    #[test]
     fn alg_confusion_with_the_public_key_as_hmac_secret_fails() {
         let ring = ring(Algorithm::EdDSA);
         let keys = ring.current();
