@@ -71,11 +71,58 @@ pub struct Role {
 /// A role to create.
 #[derive(Debug, Clone)]
 pub struct NewRole {
+    /// An explicit id (imports, FastAuthCore clients); the next free one when `None`.
+    pub id: Option<RoleId>,
     pub role_name: String,
     pub permissions: Vec<String>,
     pub department_name: Option<String>,
     pub department_id: Option<String>,
     pub application: Option<ClientId>,
+}
+
+/// What `list_users` selects.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role_id: Option<RoleId>,
+    pub status: Option<UserStatus>,
+    /// A prefix of the first name, last name, email or phone number (case-insensitive).
+    pub q: Option<String>,
+}
+
+/// Fields to change on a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    /// A new email; its verified mark is cleared.
+    pub email: Option<Email>,
+    /// A new phone number; its verified mark is cleared.
+    pub phone_number: Option<PhoneNumber>,
+    pub source_profile: Option<String>,
+    /// Disabling also ends every session, in the same transaction.
+    pub status: Option<UserStatus>,
+    /// Replaces all role assignments.
+    pub role_ids: Option<Vec<RoleId>>,
+    pub password_hash: Option<String>,
+}
+
+/// Fields to change on a role.
+#[derive(Debug, Clone, Default)]
+pub struct RoleChanges {
+    pub role_name: Option<String>,
+    pub department_name: Option<String>,
+    pub department_id: Option<String>,
+}
+
+/// What `list_audit` selects; `before` is the cursor (an event id).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user: Option<UserId>,
+    pub kind: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub before: Option<i64>,
+    pub limit: u32,
 }
 
 /// A client application.

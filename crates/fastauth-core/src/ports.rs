@@ -24,6 +24,16 @@ pub trait UserStore: Send + Sync {
     async fn set_user_status(&self, id: &UserId, status: UserStatus, now: OffsetDateTime) -> StoreResult<()>;
     /// Adds a role to a user if not already held.
     async fn grant_role(&self, id: &UserId, role: RoleId) -> StoreResult<()>;
+    /// Up to `limit` users matching `filter` with ids after `after`, in id order.
+    async fn list_users(&self, filter: &UserFilter, after: Option<&UserId>, limit: u32) -> StoreResult<Vec<User>>;
+    async fn count_users(&self, filter: &UserFilter) -> StoreResult<i64>;
+    /// Every role assigned to these users (active or not), as (user, role) pairs.
+    async fn roles_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Role)>>;
+    /// Applies `changes` in one transaction (roles replaced, sessions ended on disable).
+    async fn update_user(&self, id: &UserId, changes: &UserChanges, now: OffsetDateTime) -> StoreResult<User>;
+    /// Deletes the user with its sessions and assignments; audit rows keep the bare id.
+    async fn delete_user(&self, id: &UserId) -> StoreResult<Option<User>>;
+    async fn user_ids_with_role(&self, role: RoleId) -> StoreResult<Vec<UserId>>;
 }
 
 #[async_trait]
@@ -35,12 +45,27 @@ pub trait RoleStore: Send + Sync {
     async fn find_role_by_name(&self, name: &str, application: Option<&ClientId>) -> StoreResult<Option<Role>>;
     /// The active roles that apply to `user` in `app`: global ones and that app's.
     async fn roles_of_user(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<Role>>;
+    /// Active roles, all or one application's.
+    async fn list_roles(&self, application: Option<&ClientId>) -> StoreResult<Vec<Role>>;
+    /// Creates all the roles or none.
+    async fn create_roles(&self, roles: &[NewRole], now: OffsetDateTime) -> StoreResult<Vec<Role>>;
+    async fn update_role(&self, id: RoleId, changes: &RoleChanges, now: OffsetDateTime) -> StoreResult<Role>;
+    /// Replaces the permissions of every listed role, or of none (`NotFound` if one is missing).
+    async fn replace_role_permissions(
+        &self,
+        changes: &[(RoleId, Vec<String>)],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Role>>;
+    async fn set_role_active(&self, id: RoleId, active: bool, now: OffsetDateTime) -> StoreResult<Role>;
 }
 
 #[async_trait]
 pub trait AppStore: Send + Sync {
     async fn ensure_application(&self, app: &Application) -> StoreResult<()>;
     async fn find_application(&self, id: &ClientId) -> StoreResult<Option<Application>>;
+    /// `Conflict(ApplicationId)` if the id is taken.
+    async fn create_application(&self, app: &Application) -> StoreResult<()>;
+    async fn list_applications(&self) -> StoreResult<Vec<Application>>;
 }
 
 #[async_trait]
@@ -84,8 +109,8 @@ pub trait KeyStore: Send + Sync {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     async fn record_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
-    /// Events newest first, optionally of one subject or actor and one type.
-    async fn list_audit(&self, user: Option<&UserId>, kind: Option<&str>, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    /// Events newest first, filtered.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// Everything fastauth keeps.

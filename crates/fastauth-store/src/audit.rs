@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use fastauth_core::ids::UserId;
-use fastauth_core::model::{AuditEvent, NewAuditEvent};
+use fastauth_core::model::{AuditEvent, AuditFilter, NewAuditEvent};
 use fastauth_core::ports::{AuditStore, StoreResult};
 
 use crate::SqlStore;
@@ -26,15 +26,18 @@ impl AuditStore for SqlStore {
         .map_err(|err| self.error(err))
     }
 
-    async fn list_audit(&self, user: Option<&UserId>, kind: Option<&str>, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+    async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         let rows = sqlx::query(
             "select id, type, at, actor_id, subject_id, ip, details from audit_events \
              where ($1 = '' or subject_id = $1 or actor_id = $1) and ($2 = '' or type = $2) \
-             order by id desc limit $3",
+             and at >= $3 and at <= $4 and id < $5 order by id desc limit $6",
         )
-        .bind(user.map_or("", UserId::as_str))
-        .bind(kind.unwrap_or(""))
-        .bind(i64::from(limit))
+        .bind(f.user.as_ref().map_or("", UserId::as_str))
+        .bind(f.kind.as_deref().unwrap_or(""))
+        .bind(f.since.map_or(i64::MIN, ms))
+        .bind(f.until.map_or(i64::MAX, ms))
+        .bind(f.before.unwrap_or(i64::MAX))
+        .bind(i64::from(f.limit))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.error(e))?;

@@ -1,12 +1,29 @@
 //! Roles and what a user holds.
 
 use async_trait::async_trait;
+use fastauth_core::StoreError;
 use fastauth_core::ids::{ClientId, RoleId, UserId};
-use fastauth_core::model::{NewRole, Role};
+use fastauth_core::model::{NewRole, Role, RoleChanges};
 use fastauth_core::ports::{RoleStore, StoreResult};
+use time::OffsetDateTime;
 
-use crate::SqlStore;
-use crate::rows::{self, role_columns};
+use crate::rows::{self, ms, role_columns};
+use crate::{Dialect, SqlStore};
+
+const INSERT_ROLE: &str = concat!(
+    "insert into roles (role_name, permissions, department_name, department_id, is_active, application, \
+     created_at, updated_at) values ($1, $2, $3, $4, 1, $5, $6, $6) returning ",
+    role_columns!()
+);
+const INSERT_ROLE_WITH_ID: &str = concat!(
+    "insert into roles (id, role_name, permissions, department_name, department_id, is_active, application, \
+     created_at, updated_at) values ($7, $1, $2, $3, $4, 1, $5, $6, $6) returning ",
+    role_columns!()
+);
+
+fn to_json(permissions: &[String]) -> StoreResult<String> {
+    serde_json::to_string(permissions).map_err(|e| StoreError::Other(e.into()))
+}
 
 #[async_trait]
 impl RoleStore for SqlStore {
@@ -74,5 +91,107 @@ impl RoleStore for SqlStore {
         .await
         .map_err(|e| self.error(e))?;
         rows.iter().map(rows::role).collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    async fn list_roles(&self, application: Option<&ClientId>) -> StoreResult<Vec<Role>> {
+        let rows = sqlx::query(concat!(
+            "select ",
+            role_columns!(),
+            " from roles where is_active = 1 and ($1 = '' or application = $1) order by id"
+        ))
+        .bind(application.map_or("", ClientId::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        rows.iter().map(rows::role).collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    async fn create_roles(&self, roles: &[NewRole], now: OffsetDateTime) -> StoreResult<Vec<Role>> {
+        let mut tx = self.begin().await?;
+        let mut created = Vec::with_capacity(roles.len());
+        let mut explicit_ids = false;
+        for role in roles {
+            explicit_ids |= role.id.is_some();
+            let query = sqlx::query(if role.id.is_some() { INSERT_ROLE_WITH_ID } else { INSERT_ROLE })
+                .bind(&role.role_name)
+                .bind(to_json(&role.permissions)?)
+                .bind(role.department_name.as_deref())
+                .bind(role.department_id.as_deref())
+                .bind(role.application.as_ref().map(ClientId::as_str))
+                .bind(ms(now));
+            let query = match role.id {
+                Some(id) => query.bind(id),
+                None => query,
+            };
+            let row = query.fetch_one(&mut *tx).await.map_err(|e| self.error(e))?;
+            created.push(rows::role(&row).map_err(|e| self.error(e))?);
+        }
+        if explicit_ids && self.dialect == Dialect::Postgres {
+            // Explicit ids do not move PostgreSQL's sequence; move it past them.
+            sqlx::query("select setval(pg_get_serial_sequence('roles', 'id'), (select max(id) from roles))")
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(created)
+    }
+
+    async fn update_role(&self, id: RoleId, changes: &RoleChanges, now: OffsetDateTime) -> StoreResult<Role> {
+        let row = sqlx::query(concat!(
+            "update roles set role_name = coalesce($2, role_name), department_name = coalesce($3, department_name), \
+             department_id = coalesce($4, department_id), updated_at = $5 where id = $1 returning ",
+            role_columns!()
+        ))
+        .bind(id)
+        .bind(changes.role_name.as_deref())
+        .bind(changes.department_name.as_deref())
+        .bind(changes.department_id.as_deref())
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?
+        .ok_or(StoreError::NotFound)?;
+        rows::role(&row).map_err(|e| self.error(e))
+    }
+
+    async fn replace_role_permissions(
+        &self,
+        changes: &[(RoleId, Vec<String>)],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Role>> {
+        let sql =
+            concat!("update roles set permissions = $2, updated_at = $3 where id = $1 returning ", role_columns!());
+        let mut tx = self.begin().await?;
+        let mut roles = Vec::with_capacity(changes.len());
+        for (id, permissions) in changes {
+            let row = sqlx::query(sql)
+                .bind(id)
+                .bind(to_json(permissions)?)
+                .bind(ms(now))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?
+                // Dropping `tx` rolls back the roles already changed.
+                .ok_or(StoreError::NotFound)?;
+            roles.push(rows::role(&row).map_err(|e| self.error(e))?);
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(roles)
+    }
+
+    async fn set_role_active(&self, id: RoleId, active: bool, now: OffsetDateTime) -> StoreResult<Role> {
+        let row = sqlx::query(concat!(
+            "update roles set is_active = $2, updated_at = $3 where id = $1 returning ",
+            role_columns!()
+        ))
+        .bind(id)
+        .bind(i64::from(active))
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?
+        .ok_or(StoreError::NotFound)?;
+        rows::role(&row).map_err(|e| self.error(e))
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use fastauth_core::email::Email;
 use fastauth_core::ids::{RoleId, UserId};
-use fastauth_core::model::{NewUser, User, UserStatus};
+use fastauth_core::model::{NewUser, Role, User, UserChanges, UserFilter, UserStatus};
 use fastauth_core::phone::PhoneNumber;
 use fastauth_core::ports::{StoreResult, UserStore};
 use time::OffsetDateTime;
@@ -15,6 +15,46 @@ const INSERT_USER: &str = "insert into users (id, firstname, lastname, email, ph
      source_profile, status, email_verified_at, phone_verified_at, created_at, updated_at) \
      values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $10)";
 const GRANT_ROLE: &str = "insert into user_roles (user_id, role_id) values ($1, $2) on conflict do nothing";
+
+/// The `where` clause of `list_users` and `count_users`: $1 role id (0: any), $2 status (-1: any),
+/// $3 a lower-case LIKE prefix pattern ('': any).
+macro_rules! user_filter {
+    () => {
+        " where ($1 = 0 or exists (select 1 from user_roles ur where ur.user_id = users.id and ur.role_id = $1)) \
+          and ($2 < 0 or status = $2) \
+          and ($3 = '' or lower(firstname) like $3 escape '\\' or lower(lastname) like $3 escape '\\' \
+               or email like $3 escape '\\' or phone_number like $3 escape '\\')"
+    };
+}
+
+/// Applies the user's changes; `coalesce` keeps what is not changed. A new email or phone
+/// clears its verified mark.
+const UPDATE_USER: &str = concat!(
+    "update users set firstname = coalesce($2, firstname), lastname = coalesce($3, lastname), \
+     email_verified_at = case when $4 is null or $4 = email then email_verified_at else null end, \
+     email = coalesce($4, email), \
+     phone_verified_at = case when $5 is null or $5 = phone_number then phone_verified_at else null end, \
+     phone_number = coalesce($5, phone_number), source_profile = coalesce($6, source_profile), \
+     status = coalesce($7, status), password_hash = coalesce($8, password_hash), updated_at = $9 \
+     where id = $1 returning ",
+    user_columns!()
+);
+
+/// The bound values of a `UserFilter`.
+fn filter_args(filter: &UserFilter) -> (i64, i64, String) {
+    let q = filter.q.as_deref().map_or(String::new(), |q| {
+        let escaped: String = q
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("{escaped}%")
+    });
+    (filter.role_id.unwrap_or(0), filter.status.map_or(-1, UserStatus::code), q)
+}
 
 impl SqlStore {
     async fn find_user_where(&self, sql: &'static str, value: &str) -> StoreResult<Option<User>> {
@@ -101,5 +141,121 @@ impl UserStore for SqlStore {
             .await
             .map(drop)
             .map_err(|e| self.error(e))
+    }
+
+    async fn list_users(&self, filter: &UserFilter, after: Option<&UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        let (role, status, q) = filter_args(filter);
+        let sql = concat!(
+            "select ",
+            user_columns!(),
+            " from users",
+            user_filter!(),
+            " and ($4 = '' or id > $4) order by id limit $5"
+        );
+        let rows = sqlx::query(sql)
+            .bind(role)
+            .bind(status)
+            .bind(q)
+            .bind(after.map_or("", UserId::as_str))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        rows.iter().map(rows::user).collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    async fn count_users(&self, filter: &UserFilter) -> StoreResult<i64> {
+        let (role, status, q) = filter_args(filter);
+        sqlx::query_scalar(concat!("select count(*) from users", user_filter!()))
+            .bind(role)
+            .bind(status)
+            .bind(q)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    async fn roles_of_users(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Role)>> {
+        if users.is_empty() {
+            return Ok(vec![]);
+        }
+        // Only placeholders are generated here; the ids are bound.
+        let placeholders: Vec<String> = (1..=users.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "select ur.user_id, r.id, r.role_name, r.permissions, r.department_name, r.department_id, r.is_active, \
+             r.application from user_roles ur join roles r on r.id = ur.role_id where ur.user_id in ({}) \
+             order by ur.user_id, r.id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in users {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(|row| Ok((UserId::from_trusted(sqlx::Row::try_get(row, "user_id")?), rows::role(row)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| self.error(e))
+    }
+
+    async fn update_user(&self, id: &UserId, changes: &UserChanges, now: OffsetDateTime) -> StoreResult<User> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(UPDATE_USER)
+            .bind(id.as_str())
+            .bind(changes.firstname.as_deref())
+            .bind(changes.lastname.as_deref())
+            .bind(changes.email.as_ref().map(Email::as_str))
+            .bind(changes.phone_number.as_ref().map(PhoneNumber::as_str))
+            .bind(changes.source_profile.as_deref())
+            .bind(changes.status.map(UserStatus::code))
+            .bind(changes.password_hash.as_deref())
+            .bind(ms(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?
+            .ok_or(fastauth_core::StoreError::NotFound)?;
+        if let Some(roles) = &changes.role_ids {
+            sqlx::query("delete from user_roles where user_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+            for role in roles {
+                sqlx::query(GRANT_ROLE)
+                    .bind(id.as_str())
+                    .bind(role)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        if changes.status == Some(UserStatus::Disabled) {
+            sqlx::query("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null")
+                .bind(id.as_str())
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))?;
+        rows::user(&row).map_err(|e| self.error(e))
+    }
+
+    async fn delete_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let row = sqlx::query(concat!("delete from users where id = $1 returning ", user_columns!()))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
+    }
+
+    async fn user_ids_with_role(&self, role: RoleId) -> StoreResult<Vec<UserId>> {
+        let ids: Vec<String> = sqlx::query_scalar("select user_id from user_roles where role_id = $1 order by user_id")
+            .bind(role)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(ids.into_iter().map(UserId::from_trusted).collect())
     }
 }

@@ -117,5 +117,12 @@ impl Core {
 }
 
 fn global_role(name: &str, permissions: Vec<String>) -> NewRole {
-    NewRole { role_name: name.to_owned(), permissions, department_name: None, department_id: None, application: None }
+    NewRole {
+        id: None,
+        role_name: name.to_owned(),
+        permissions,
+        department_name: None,
+        department_id: None,
+        application: None,
+    }
 }

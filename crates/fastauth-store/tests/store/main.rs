@@ -67,6 +67,7 @@ fn new_user(role_ids: Vec<i64>) -> NewUser {
 
 async fn seed_roles(store: &Arc<dyn Store>) -> Role {
     let role = NewRole {
+        id: None,
         role_name: "User".into(),
         permissions: vec!["reports:read".into()],
         department_name: None,
@@ -264,9 +265,183 @@ async fn audit_events_filter_by_user_and_type(store: Arc<dyn Store>) {
         };
         store.record_audit(&e).await.expect("record");
     }
-    let of_a = store.list_audit(Some(&a), None, 10).await.expect("list");
+    let filter = |user: Option<&UserId>, kind: Option<&str>| AuditFilter {
+        user: user.cloned(),
+        kind: kind.map(str::to_owned),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    let of_a = store.list_audit(&filter(Some(&a), None)).await.expect("list");
     assert_eq!(of_a.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["signin.succeeded", "signin.failed"]);
-    let failed = store.list_audit(None, Some("signin.failed"), 10).await.expect("list");
+    let failed: Vec<_> = store
+        .list_audit(&filter(None, Some("signin.failed")))
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|e| e.subject_id.as_deref() == Some(a.as_str()) || e.subject_id.as_deref() == Some(b.as_str()))
+        .collect();
     assert_eq!(failed.len(), 2);
+    let older =
+        store.list_audit(&AuditFilter { before: Some(of_a[0].id), ..filter(Some(&a), None) }).await.expect("page");
+    assert_eq!(older.len(), 1, "the cursor pages back");
+    let future = store
+        .list_audit(&AuditFilter { since: Some(now() + Duration::hours(1)), ..filter(Some(&a), None) })
+        .await
+        .expect("since");
+    assert!(future.is_empty());
     assert_eq!(failed[0].details, serde_json::json!({"n": 1}));
+}
+
+fn role(name: &str, permissions: &[&str]) -> NewRole {
+    NewRole {
+        id: None,
+        role_name: name.into(),
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        department_name: Some("Ops".into()),
+        department_id: None,
+        application: None,
+    }
+}
+
+store_test!(users_list_by_cursor_and_filters_and_count);
+async fn users_list_by_cursor_and_filters_and_count(store: Arc<dyn Store>) {
+    let tag = unique("");
+    let staff = store.create_roles(&[role(&format!("staff-{tag}"), &[])], now()).await.expect("role").remove(0);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut u = new_user(if i % 2 == 0 { vec![staff.id] } else { vec![] });
+        u.firstname = format!("Zed{tag}{i}");
+        ids.push(store.create_user_with_roles(&u, now()).await.expect("create").id);
+    }
+    let by_role = UserFilter { role_id: Some(staff.id), ..UserFilter::default() };
+    assert_eq!(store.count_users(&by_role).await.expect("count"), 3);
+    let by_name = UserFilter { q: Some(format!("zED{tag}")), ..UserFilter::default() };
+    assert_eq!(store.count_users(&by_name).await.expect("count"), 5);
+    let wildcard = UserFilter { q: Some("%".into()), ..UserFilter::default() };
+    assert_eq!(store.count_users(&wildcard).await.expect("count"), 0, "LIKE wildcards in q are literal");
+    let mut seen = Vec::new();
+    let mut after: Option<UserId> = None;
+    loop {
+        let page = store.list_users(&by_name, after.as_ref(), 2).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|u| u.id.clone());
+        seen.extend(page.into_iter().map(|u| u.id));
+    }
+    ids.sort();
+    assert_eq!(seen, ids);
+    let pairs = store.roles_of_users(&ids).await.expect("roles");
+    assert_eq!(pairs.len(), 3);
+    assert!(pairs.iter().all(|(_, r)| r.id == staff.id));
+    assert_eq!(store.user_ids_with_role(staff.id).await.expect("ids").len(), 3);
+}
+
+store_test!(user_updates_replace_roles_clear_verified_marks_and_end_sessions_on_disable);
+async fn user_updates_replace_roles_clear_verified_marks_and_end_sessions_on_disable(store: Arc<dyn Store>) {
+    app(&store).await;
+    let tag = unique("");
+    let roles = store
+        .create_roles(&[role(&format!("a-{tag}"), &[]), role(&format!("b-{tag}"), &[])], now())
+        .await
+        .expect("roles");
+    let mut new = new_user(vec![roles[0].id]);
+    new.email_verified_at = Some(now());
+    let user = store.create_user_with_roles(&new, now()).await.expect("create");
+    store.create_session(&new_session(&user.id, &unique("h"), now()), 50).await.expect("session");
+    let unchanged = store
+        .update_user(&user.id, &UserChanges { firstname: Some("Grace".into()), ..UserChanges::default() }, now())
+        .await
+        .expect("update");
+    assert_eq!((unchanged.firstname.as_str(), unchanged.lastname.as_str()), ("Grace", "Lovelace"));
+    assert!(unchanged.email_verified_at.is_some(), "verified mark kept when the email stays");
+    let new_email = Email::parse(&format!("{}@example.com", unique("new"))).expect("email");
+    let changes = UserChanges {
+        email: Some(new_email.clone()),
+        role_ids: Some(vec![roles[1].id]),
+        status: Some(UserStatus::Disabled),
+        ..UserChanges::default()
+    };
+    let changed = store.update_user(&user.id, &changes, now()).await.expect("update");
+    assert_eq!(changed.email, Some(new_email));
+    assert!(changed.email_verified_at.is_none());
+    assert_eq!(changed.status, UserStatus::Disabled);
+    let held: Vec<_> = store
+        .roles_of_users(std::slice::from_ref(&user.id))
+        .await
+        .expect("roles")
+        .into_iter()
+        .map(|(_, r)| r.id)
+        .collect();
+    assert_eq!(held, vec![roles[1].id]);
+    assert!(store.list_live_sessions(&user.id, now()).await.expect("list").is_empty());
+    let missing = store.update_user(&UserId::generate(), &UserChanges::default(), now()).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+}
+
+store_test!(deleting_a_user_removes_its_sessions_and_assignments);
+async fn deleting_a_user_removes_its_sessions_and_assignments(store: Arc<dyn Store>) {
+    app(&store).await;
+    let r = store.create_roles(&[role(&unique("r"), &[])], now()).await.expect("role").remove(0);
+    let user = store.create_user_with_roles(&new_user(vec![r.id]), now()).await.expect("create");
+    let session = store.create_session(&new_session(&user.id, "del-h", now()), 50).await.expect("session");
+    assert_eq!(store.delete_user(&user.id).await.expect("delete").map(|u| u.id), Some(user.id.clone()));
+    assert!(store.find_user(&user.id).await.expect("find").is_none());
+    assert!(store.find_session(&session.id).await.expect("find").is_none());
+    assert!(store.user_ids_with_role(r.id).await.expect("ids").is_empty());
+    assert_eq!(store.rotate_refresh_token("del-h", "x", now(), now()).await.expect("rotate"), Rotation::Invalid);
+    assert!(store.delete_user(&user.id).await.expect("delete again").is_none());
+}
+
+store_test!(roles_are_created_all_or_nothing_and_explicit_ids_do_not_collide);
+async fn roles_are_created_all_or_nothing_and_explicit_ids_do_not_collide(store: Arc<dyn Store>) {
+    let name = unique("dup");
+    let err = store.create_roles(&[role(&name, &[]), role(&name, &[])], now()).await.expect_err("duplicate");
+    assert!(matches!(err, StoreError::Conflict(Constraint::RoleName)), "{err:?}");
+    assert!(store.find_role_by_name(&name, None).await.expect("find").is_none(), "the first was rolled back");
+    let explicit = NewRole { id: Some(5000), ..role(&unique("explicit"), &["a:b"]) };
+    let made = store.create_roles(&[explicit], now()).await.expect("explicit id");
+    assert_eq!(made[0].id, 5000);
+    let next = store.create_roles(&[role(&unique("next"), &[])], now()).await.expect("auto id after explicit");
+    assert!(next[0].id > 5000);
+    let renamed = store
+        .update_role(5000, &RoleChanges { department_id: Some("D1".into()), ..RoleChanges::default() }, now())
+        .await
+        .expect("update");
+    assert_eq!((renamed.department_name.as_deref(), renamed.department_id.as_deref()), (Some("Ops"), Some("D1")));
+}
+
+store_test!(permission_replacement_is_all_or_nothing_and_inactive_roles_grant_nothing);
+async fn permission_replacement_is_all_or_nothing_and_inactive_roles_grant_nothing(store: Arc<dyn Store>) {
+    app(&store).await;
+    let r = store.create_roles(&[role(&unique("perm"), &["x:read"])], now()).await.expect("role").remove(0);
+    let err = store.replace_role_permissions(&[(r.id, vec!["x:write".into()]), (999_999, vec![])], now()).await;
+    assert!(matches!(err, Err(StoreError::NotFound)));
+    let unchanged = store.find_roles(&[r.id]).await.expect("find").remove(0);
+    assert_eq!(unchanged.permissions, vec!["x:read".to_owned()]);
+    let changed = store.replace_role_permissions(&[(r.id, vec!["x:write".into()])], now()).await.expect("replace");
+    assert_eq!(changed[0].permissions, vec!["x:write".to_owned()]);
+    let user = store.create_user_with_roles(&new_user(vec![r.id]), now()).await.expect("user");
+    assert_eq!(store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles").len(), 1);
+    assert!(!store.set_role_active(r.id, false, now()).await.expect("deactivate").is_active);
+    assert!(store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles").is_empty());
+    assert!(!store.list_roles(None).await.expect("list").iter().any(|x| x.id == r.id));
+}
+
+store_test!(applications_are_created_listed_and_unique_and_scope_roles);
+async fn applications_are_created_listed_and_unique_and_scope_roles(store: Arc<dyn Store>) {
+    app(&store).await;
+    let id = ClientId::parse(&unique("app")).expect("id");
+    let mobile =
+        Application { id: id.clone(), name: "Mobile".into(), allowed_origins: vec!["https://m.example.com".into()] };
+    store.create_application(&mobile).await.expect("create");
+    assert!(matches!(store.create_application(&mobile).await, Err(StoreError::Conflict(Constraint::ApplicationId))));
+    assert!(store.list_applications().await.expect("list").contains(&mobile));
+    let scoped = NewRole { application: Some(id.clone()), ..role("Support", &["tickets:read"]) };
+    let scoped = store.create_roles(&[scoped], now()).await.expect("scoped").remove(0);
+    let global = store.create_roles(&[role(&unique("global"), &[])], now()).await.expect("global").remove(0);
+    let user = store.create_user_with_roles(&new_user(vec![scoped.id, global.id]), now()).await.expect("user");
+    assert_eq!(store.roles_of_user(&user.id, &id).await.expect("roles").len(), 2);
+    assert_eq!(store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles"), vec![global]);
+    assert_eq!(store.list_roles(Some(&id)).await.expect("list"), vec![scoped]);
 }
