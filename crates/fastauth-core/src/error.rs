@@ -101,6 +101,10 @@ pub enum Error {
     RateLimited { retry_after: Duration },
     #[error("forbidden")]
     Forbidden,
+    #[error("confirm with your current password (current_password)")]
+    ReauthenticationRequired,
+    #[error("changes to your own email or phone are confirmed by a code sent to the new address")]
+    VerificationRequired,
     #[error("not found")]
     NotFound,
     #[error("{} already in use", .0.field())]

@@ -1,6 +1,7 @@
 //! fastauth's domain: identities, passwords, tokens, and the use cases that apply the rules.
 //! No HTTP or SQL lives here; the store, mailer and clock come in through `ports` and arguments.
 
+pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod email;
@@ -11,9 +12,11 @@ pub mod password;
 pub mod permission;
 pub mod phone;
 pub mod ports;
+pub mod roles;
 pub mod secret;
 pub mod service;
 pub mod tokens;
+pub mod users;
 
 pub use error::{Error, FieldError, StoreError};
 pub use service::{Core, CoreSettings};

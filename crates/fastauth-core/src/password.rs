@@ -76,6 +76,16 @@ fn is_context_word(folded: &str, context: &[&str]) -> bool {
         .any(|word| folded == word || (folded.contains(&word) && folded.len() <= word.len() + 4))
 }
 
+/// Whether an imported hash is one fastauth can verify: bcrypt (`$2a$`, `$2b$`, `$2y$`, cost 4-31)
+/// or an Argon2 PHC string.
+pub fn is_importable_hash(hash: &str) -> bool {
+    let bcrypt = hash.len() == 60
+        && ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+        && hash[4..6].parse::<u32>().is_ok_and(|cost| (4..=31).contains(&cost))
+        && hash.as_bytes()[6] == b'$';
+    bcrypt || phc::Phc::parse(hash).is_some()
+}
+
 /// Context words every password is checked against.
 pub const PRODUCT_WORDS: &[&str] = &["fastauth", "fastauthcore"];
 
@@ -104,6 +114,19 @@ mod tests {
         assert!(check("fastauth1", PRODUCT_WORDS).is_err());
         assert!(check("alice.smith", &["alice.smith"]).is_err());
         assert!(check("correct horse battery", &["alice"]).is_ok());
+    }
+
+    #[test]
+    fn only_bcrypt_and_argon2_hashes_can_be_imported() {
+        assert!(is_importable_hash("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"));
+        assert!(is_importable_hash(
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXowMTIzNDU"
+        ));
+        for bad in
+            ["plaintext", "$2b$99$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", "$1$md5$x", "$2b$12$short"]
+        {
+            assert!(!is_importable_hash(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::auth::Caller;
+use crate::error::Error;
 use crate::ids::UserId;
 use crate::model::NewAuditEvent;
 use crate::password::PasswordHasher;
+use crate::permission::Permission;
 use crate::phone::Region;
 use crate::ports::Store;
 use crate::tokens::KeyRing;
@@ -50,6 +53,21 @@ impl RequestMeta {
 }
 
 impl Core {
+    /// `Forbidden` (and an `authz.denied` event) unless the caller holds `permission`.
+    pub async fn require(&self, caller: &Caller, permission: Permission, meta: &RequestMeta) -> Result<(), Error> {
+        match caller.require(permission) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.deny(caller, meta, permission.as_str()).await),
+        }
+    }
+
+    /// Refuses with 403 and records `authz.denied`.
+    pub(crate) async fn deny(&self, caller: &Caller, meta: &RequestMeta, action: &str) -> Error {
+        let details = serde_json::json!({ "action": action });
+        self.audit("authz.denied", meta, Some(&caller.user.id), None, details).await;
+        Error::Forbidden
+    }
+
     /// Records an audit event. A failure is logged, not returned: the change it describes has
     /// already happened and the caller must learn its outcome.
     pub(crate) async fn audit(

@@ -1,5 +1,6 @@
 //! The HTTP API: one module per area, each listing its routes with their OpenAPI docs.
 
+mod apps;
 mod auth;
 mod cookie;
 mod docs;
@@ -7,8 +8,10 @@ pub mod extract;
 mod observe;
 mod ops;
 pub mod problem;
+mod roles;
 mod sessions;
 mod token;
+mod users;
 mod views;
 mod wellknown;
 
@@ -32,6 +35,9 @@ fn api() -> OpenApiRouter<App> {
         .merge(auth::routes())
         .merge(token::routes())
         .merge(sessions::routes())
+        .merge(users::routes())
+        .merge(roles::routes())
+        .merge(apps::routes())
         .merge(wellknown::routes())
         .merge(ops::routes())
 }

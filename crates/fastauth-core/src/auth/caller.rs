@@ -30,6 +30,12 @@ impl Caller {
     pub fn is(&self, user: &UserId) -> bool {
         &self.user.id == user
     }
+
+    /// The no-escalation rule: a caller may hand out a permission (by a role given to a user or
+    /// added to a role) only if it holds it itself; `*` only if it holds `*`.
+    pub fn may_grant<'a>(&self, permissions: impl IntoIterator<Item = &'a String>) -> bool {
+        permissions.into_iter().all(|p| self.permissions.grants(p))
+    }
 }
 
 impl Core {

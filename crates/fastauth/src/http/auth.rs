@@ -78,11 +78,24 @@ impl TokenFields {
 }
 
 /// A name field: trimmed, 1 to 100 characters, no control characters.
-fn name(field: &str, value: &str) -> Result<String, Error> {
+pub(super) fn name(field: &str, value: &str) -> Result<String, Error> {
     let value = value.trim();
     match value.chars().count() {
         1..=100 if !value.chars().any(char::is_control) => Ok(value.to_owned()),
         _ => Err(Error::invalid(field, "must be 1 to 100 characters")),
+    }
+}
+
+/// A profile image URL: http(s), at most 2048 characters.
+pub(super) fn source_profile(value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    let ok = value.len() <= 2048
+        && (value.starts_with("https://") || value.starts_with("http://") || value.starts_with('/'))
+        && !value.chars().any(|c| c.is_control() || c.is_whitespace());
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid("source_profile", "must be an http(s) URL of at most 2048 characters"))
     }
 }
 
@@ -96,10 +109,8 @@ impl SignUpRequest {
             Some(p) => errors.take(PhoneNumber::parse(&p, app.config.phone_region)),
             None => None,
         };
-        let source_profile = self.source_profile.filter(|s| !s.is_empty());
-        if source_profile.as_ref().is_some_and(|s| s.len() > 2048) {
-            errors.push("source_profile", "must be at most 2048 characters");
-        }
+        let source_profile =
+            self.source_profile.filter(|s| !s.is_empty()).and_then(|s| errors.take(source_profile(&s)));
         let client = errors.take(client.resolve(self.client_id.as_deref()).map_err(|e| e.0));
         errors.finish()?;
         match (firstname, lastname, email, client) {

@@ -58,6 +58,51 @@ impl TokenUserView {
     }
 }
 
+/// A user as admin endpoints answer it: `role_ids` holds role objects, as in FastAuthCore.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub uuid: String,
+    pub firstname: String,
+    pub lastname: String,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub role_ids: Vec<RoleView>,
+    pub source_profile: Option<String>,
+    pub status: i64,
+}
+
+impl From<&fastauth_core::users::UserView> for UserView {
+    fn from(v: &fastauth_core::users::UserView) -> Self {
+        let u = &v.user;
+        Self {
+            uuid: u.id.to_string(),
+            firstname: u.firstname.clone(),
+            lastname: u.lastname.clone(),
+            email: u.email.as_ref().map(ToString::to_string),
+            phone_number: u.phone_number.as_ref().map(ToString::to_string),
+            role_ids: v.roles.iter().map(RoleView::from).collect(),
+            source_profile: u.source_profile.clone(),
+            status: u.status.code(),
+        }
+    }
+}
+
+/// FastAuthCore's envelope: `{message, results, status, errors}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    pub message: String,
+    pub results: T,
+    pub status: u16,
+    #[schema(value_type = Option<String>)]
+    pub errors: Option<()>,
+}
+
+impl<T> Envelope<T> {
+    pub fn ok(message: &str, results: T) -> Self {
+        Self { message: message.to_owned(), results, status: 200, errors: None }
+    }
+}
+
 /// `{results: …}`, FastAuthCore's envelope.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Results<T> {
