@@ -213,3 +213,28 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     pub details: serde_json::Value,
 }
+
+/// A role as a roles file declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSpec {
+    pub role_name: String,
+    pub application: Option<ClientId>,
+    pub permissions: Vec<String>,
+    pub department_name: Option<String>,
+    pub department_id: Option<String>,
+    pub is_active: bool,
+}
+
+/// One step of a roles plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoleChange {
+    CreateApplication(Application),
+    UpdateApplication(Application),
+    CreateRole(RoleSpec),
+    /// Brings role `id` to `spec`; `fields` names what differs, for the plan's display.
+    UpdateRole {
+        id: RoleId,
+        spec: RoleSpec,
+        fields: Vec<String>,
+    },
+}

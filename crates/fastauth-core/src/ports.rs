@@ -57,6 +57,10 @@ pub trait RoleStore: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<Role>>;
     async fn set_role_active(&self, id: RoleId, active: bool, now: OffsetDateTime) -> StoreResult<Role>;
+    /// Applies a roles plan in one transaction.
+    async fn apply_role_changes(&self, changes: &[RoleChange], now: OffsetDateTime) -> StoreResult<()>;
+    /// Every role, active or not.
+    async fn all_roles(&self) -> StoreResult<Vec<Role>>;
 }
 
 #[async_trait]

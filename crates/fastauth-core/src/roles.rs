@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::error::Error;
 use crate::ids::{ClientId, RoleId};
-use crate::model::{NewRole, Role, RoleChanges};
+use crate::model::{Application, NewRole, Role, RoleChange, RoleChanges, RoleSpec};
 use crate::permission::{Permission, parse_name};
 use crate::service::{Core, RequestMeta};
 
@@ -119,6 +119,59 @@ impl Core {
         let details = serde_json::json!({ "role_id": id, "is_active": active });
         self.audit("role.updated", meta, Some(&caller.user.id), None, details).await;
         Ok(role)
+    }
+}
+
+impl Core {
+    /// What applying the declared applications and roles would change. Roles and applications
+    /// the file does not name are left alone.
+    pub async fn plan_roles(&self, apps: &[Application], roles: &[RoleSpec]) -> Result<Vec<RoleChange>, Error> {
+        let mut plan = Vec::new();
+        let existing_apps = self.store.list_applications().await?;
+        for app in apps {
+            match existing_apps.iter().find(|a| a.id == app.id) {
+                None => plan.push(RoleChange::CreateApplication(app.clone())),
+                Some(current) if current != app => plan.push(RoleChange::UpdateApplication(app.clone())),
+                Some(_) => {}
+            }
+        }
+        let existing = self.store.all_roles().await?;
+        for spec in roles {
+            let current = existing.iter().find(|r| r.role_name == spec.role_name && r.application == spec.application);
+            let Some(current) = current else {
+                plan.push(RoleChange::CreateRole(spec.clone()));
+                continue;
+            };
+            let mut fields = Vec::new();
+            if current.permissions != spec.permissions {
+                fields.push(format!("permissions {:?} -> {:?}", current.permissions, spec.permissions));
+            }
+            if current.department_name != spec.department_name {
+                fields.push(format!("department_name {:?} -> {:?}", current.department_name, spec.department_name));
+            }
+            if current.department_id != spec.department_id {
+                fields.push(format!("department_id {:?} -> {:?}", current.department_id, spec.department_id));
+            }
+            if current.is_active != spec.is_active {
+                fields.push(format!("is_active {} -> {}", current.is_active, spec.is_active));
+            }
+            if !fields.is_empty() {
+                plan.push(RoleChange::UpdateRole { id: current.id, spec: spec.clone(), fields });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Applies a plan in one transaction (the CLI's `roles apply`, exempt from the escalation
+    /// rule: whoever runs it holds the database).
+    pub async fn apply_roles(&self, plan: &[RoleChange], now: time::OffsetDateTime) -> Result<(), Error> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        self.store.apply_role_changes(plan, now).await?;
+        let details = serde_json::json!({ "changes": plan.len(), "via": "roles apply" });
+        self.audit("role.updated", &RequestMeta::at(now), None, None, details).await;
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use fastauth_core::StoreError;
 use fastauth_core::ids::{ClientId, RoleId, UserId};
-use fastauth_core::model::{NewRole, Role, RoleChanges};
+use fastauth_core::model::{NewRole, Role, RoleChange, RoleChanges};
 use fastauth_core::ports::{RoleStore, StoreResult};
 use time::OffsetDateTime;
 
@@ -193,5 +193,57 @@ impl RoleStore for SqlStore {
         .map_err(|e| self.error(e))?
         .ok_or(StoreError::NotFound)?;
         rows::role(&row).map_err(|e| self.error(e))
+    }
+
+    async fn all_roles(&self) -> StoreResult<Vec<Role>> {
+        let rows = sqlx::query(concat!("select ", role_columns!(), " from roles order by id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        rows.iter().map(rows::role).collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
+    async fn apply_role_changes(&self, changes: &[RoleChange], now: OffsetDateTime) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for change in changes {
+            let query = match change {
+                RoleChange::CreateApplication(app) => sqlx::query(
+                    "insert into applications (id, name, allowed_origins, created_at) values ($1, $2, $3, $4)",
+                )
+                .bind(app.id.as_str())
+                .bind(&app.name)
+                .bind(to_json(&app.allowed_origins)?)
+                .bind(ms(now)),
+                RoleChange::UpdateApplication(app) => {
+                    sqlx::query("update applications set name = $2, allowed_origins = $3 where id = $1")
+                        .bind(app.id.as_str())
+                        .bind(&app.name)
+                        .bind(to_json(&app.allowed_origins)?)
+                }
+                RoleChange::CreateRole(spec) => sqlx::query(
+                    "insert into roles (role_name, permissions, department_name, department_id, is_active, application, \
+                     created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(&spec.role_name)
+                .bind(to_json(&spec.permissions)?)
+                .bind(spec.department_name.as_deref())
+                .bind(spec.department_id.as_deref())
+                .bind(i64::from(spec.is_active))
+                .bind(spec.application.as_ref().map(ClientId::as_str))
+                .bind(ms(now)),
+                RoleChange::UpdateRole { id, spec, .. } => sqlx::query(
+                    "update roles set permissions = $2, department_name = $3, department_id = $4, is_active = $5, \
+                     updated_at = $6 where id = $1",
+                )
+                .bind(id)
+                .bind(to_json(&spec.permissions)?)
+                .bind(spec.department_name.as_deref())
+                .bind(spec.department_id.as_deref())
+                .bind(i64::from(spec.is_active))
+                .bind(ms(now)),
+            };
+            query.execute(&mut *tx).await.map_err(|e| self.error(e))?;
+        }
+        tx.commit().await.map_err(|e| self.error(e))
     }
 }

@@ -44,8 +44,21 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Applications, roles and permissions as code, from a TOML file.
+    Roles {
+        #[command(subcommand)]
+        action: RolesCommand,
+    },
     /// Print the OpenAPI 3.1 document.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Print what applying FILE would change.
+    Plan { file: std::path::PathBuf },
+    /// Make the database match FILE, in one transaction. Roles the file does not name stay.
+    Apply { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +94,21 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     })?;
                     println!("revoked {kid}");
                 }
+            }
+            Ok(())
+        }
+        Command::Roles { action } => {
+            let (file, apply) = match &action {
+                RolesCommand::Plan { file } => (file, false),
+                RolesCommand::Apply { file } => (file, true),
+            };
+            let (apps, roles) = crate::roles_file::read(file)?;
+            let app = App::build(config).await?;
+            let plan = app.core.plan_roles(&apps, &roles).await?;
+            println!("{}", crate::roles_file::describe(&plan));
+            if apply && !plan.is_empty() {
+                app.core.apply_roles(&plan, OffsetDateTime::now_utc()).await?;
+                println!("applied {} change(s)", plan.len());
             }
             Ok(())
         }

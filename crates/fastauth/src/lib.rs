@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod roles_file;
 
 pub use app::App;
 pub use config::Config;

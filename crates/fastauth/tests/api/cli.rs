@@ -151,3 +151,48 @@ async fn serve_logs_json_without_secrets_and_stops_gracefully_on_sigterm() {
         assert!(!log.contains(secret), "a secret reached the log");
     }
 }
+
+#[test]
+fn roles_plan_shows_the_difference_apply_makes_it_so_and_a_second_apply_changes_nothing() {
+    let dir = workdir();
+    let file = dir.join("roles.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[applications]]
+id = "mobile"
+name = "Mobile app"
+
+[[roles]]
+name = "Support"
+application = "mobile"
+permissions = ["users:read", "tickets:write"]
+department_name = "Care"
+
+[[roles]]
+name = "User"
+permissions = ["profile:read"]
+"#,
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let out = fastauth(&dir).args(args).output().expect("run");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let path = file.to_str().expect("utf-8 path");
+    let plan = run(&["roles", "plan", path]);
+    assert!(plan.contains("+ application mobile"), "{plan}");
+    assert!(plan.contains("+ role \"Support\" (app mobile)"), "{plan}");
+    assert!(plan.contains("~ role \"User\" (global): permissions [] -> [\"profile:read\"]"), "{plan}");
+    assert_eq!(run(&["roles", "plan", path]), plan, "plan changes nothing");
+    let applied = run(&["roles", "apply", path]);
+    assert!(applied.contains("applied 3 change(s)"), "{applied}");
+    assert_eq!(run(&["roles", "plan", path]).trim(), "no changes");
+    assert_eq!(run(&["roles", "apply", path]).trim(), "no changes");
+
+    std::fs::write(&file, "[[roles]]\nname = \"Bad\"\npermissions = [\"no spaces allowed\"]\n").expect("write");
+    let out = fastauth(&dir).args(["roles", "apply", path]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid permission name"));
+}
