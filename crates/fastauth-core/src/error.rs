@@ -119,6 +119,8 @@ pub enum Error {
     AmbiguousCredentials,
     #[error("email not verified")]
     EmailNotVerified,
+    #[error("the file is not a JPEG, PNG, GIF, WebP or AVIF image")]
+    UnsupportedMediaType,
     #[error("service overloaded")]
     Overloaded,
     #[error("service unavailable")]

@@ -117,6 +117,15 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
 }
 
+/// Where uploaded images go: a local directory or an S3-compatible bucket.
+#[async_trait]
+pub trait Blobs: Send + Sync {
+    /// Stores `bytes` under `key` and returns the URL clients fetch it from.
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> StoreResult<String>;
+    /// Deletes the object `url` points to, if it is one of ours (other URLs are left alone).
+    async fn delete_url(&self, url: &str) -> StoreResult<()>;
+}
+
 /// Everything fastauth keeps.
 #[async_trait]
 pub trait Store: UserStore + RoleStore + AppStore + SessionStore + KeyStore + AuditStore {

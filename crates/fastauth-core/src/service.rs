@@ -11,7 +11,7 @@ use crate::model::NewAuditEvent;
 use crate::password::PasswordHasher;
 use crate::permission::Permission;
 use crate::phone::Region;
-use crate::ports::Store;
+use crate::ports::{Blobs, Store};
 use crate::tokens::KeyRing;
 
 /// The rules' knobs, read from configuration once.
@@ -33,6 +33,7 @@ pub struct CoreSettings {
 #[derive(Clone)]
 pub struct Core {
     pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn Blobs>,
     pub hasher: PasswordHasher,
     pub keys: Arc<KeyRing>,
     pub settings: Arc<CoreSettings>,

@@ -327,6 +327,7 @@ impl Core {
             self.prove_identity(&user, current_password).await?;
         }
         let deleted = self.store.delete_user(&user.id).await?.ok_or(Error::NotFound)?;
+        self.forget_image(deleted.source_profile.as_deref()).await;
         self.audit("user.deleted", meta, Some(&caller.user.id), Some(&deleted.id), serde_json::json!({})).await;
         Ok(deleted)
     }

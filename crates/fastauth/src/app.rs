@@ -17,6 +17,7 @@ use fastauth_store::{PoolSettings, SqlStore};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
+use crate::blobs::ObjectBlobs;
 use crate::config::{Config, ConfigError, KekSource};
 use crate::metrics::Metrics;
 
@@ -29,6 +30,8 @@ const KEY_RELOAD: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct App {
     pub core: Core,
+    /// The same storage as `core.blobs`, for serving local uploads.
+    pub blobs: Arc<ObjectBlobs>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
 }
@@ -56,11 +59,12 @@ impl App {
             require_email_verification: config.require_email_verification,
             phone_region: config.phone_region,
         };
-        let core = Core { store, hasher, keys, settings: Arc::new(settings) };
+        let blobs = Arc::new(ObjectBlobs::new(&config.uploads, &config.base_url).context("setting up image storage")?);
+        let core = Core { store, blobs: blobs.clone(), hasher, keys, settings: Arc::new(settings) };
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());
-        Ok(Self { core, config: Arc::new(config), metrics: Arc::new(Metrics::default()) })
+        Ok(Self { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) })
     }
 
     /// The time rules see; read once per request.

@@ -5,6 +5,7 @@ mod env;
 mod http;
 mod passwords;
 mod tokens;
+mod uploads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ pub use env::{ConfigError, Env};
 pub use http::HttpConfig;
 pub use passwords::PasswordConfig;
 pub use tokens::{KekSource, TokenConfig};
+pub use uploads::{S3Config, UploadConfig};
 
 /// Everything `serve` and the commands need.
 #[derive(Debug, Clone)]
@@ -29,6 +31,7 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub passwords: PasswordConfig,
     pub http: HttpConfig,
+    pub uploads: UploadConfig,
     pub roles: Vec<String>,
     pub default_role: String,
     pub admin: Option<(Email, Password)>,
@@ -74,6 +77,7 @@ impl Config {
             tokens: TokenConfig::from_env(env, &database.url)?,
             passwords: PasswordConfig::from_env(env)?,
             http: HttpConfig::from_env(env, &base_url)?,
+            uploads: UploadConfig::from_env(env)?,
             admin: admin_from_env(env)?,
             require_email_verification: env.bool("REQUIRE_EMAIL_VERIFICATION", false)?,
             phone_region: env.parse_with("DEFAULT_PHONE_REGION", |v| {

@@ -11,6 +11,7 @@ pub mod problem;
 mod roles;
 mod sessions;
 mod token;
+mod uploads;
 mod users;
 mod views;
 mod wellknown;
@@ -38,6 +39,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(users::routes())
         .merge(roles::routes())
         .merge(apps::routes())
+        .merge(uploads::routes())
         .merge(wellknown::routes())
         .merge(ops::routes())
 }

@@ -1,6 +1,7 @@
 //! The fastauth service: configuration, wiring, and the HTTP API over `fastauth-core`.
 
 pub mod app;
+pub mod blobs;
 pub mod cli;
 pub mod client_ip;
 pub mod config;

@@ -58,6 +58,7 @@ impl ApiError {
             Error::UnknownClient => (StatusCode::BAD_REQUEST, "unknown_client"),
             Error::AmbiguousCredentials => (StatusCode::BAD_REQUEST, "ambiguous_credentials"),
             Error::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            Error::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Error::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),

@@ -13,3 +13,4 @@ mod ops;
 mod refresh;
 mod sessions;
 mod tokens;
+mod uploads;
