@@ -8,6 +8,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod image;
+pub mod import;
 pub mod model;
 pub mod password;
 pub mod permission;

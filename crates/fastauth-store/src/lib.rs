@@ -6,6 +6,7 @@
 mod apps;
 mod audit;
 mod dialect;
+pub mod fastauthcore;
 mod keys;
 mod roles;
 mod rows;

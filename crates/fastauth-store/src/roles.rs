@@ -28,23 +28,33 @@ fn to_json(permissions: &[String]) -> StoreResult<String> {
 #[async_trait]
 impl RoleStore for SqlStore {
     async fn ensure_global_roles(&self, roles: &[NewRole]) -> StoreResult<()> {
-        let now = crate::rows::ms(time::OffsetDateTime::now_utc());
+        let now = ms(OffsetDateTime::now_utc());
         for role in roles {
-            let permissions =
-                serde_json::to_string(&role.permissions).map_err(|e| fastauth_core::StoreError::Other(e.into()))?;
-            // The unique index on (role_name, application) makes a concurrent start harmless.
-            sqlx::query(
+            // The unique index on (role_name, application) makes a concurrent start harmless; an
+            // explicit id already taken leaves the role to be created without it.
+            let exists = self.find_role_by_name(&role.role_name, None).await?.is_some();
+            let id_free = match role.id {
+                Some(id) => self.find_roles(&[id]).await?.is_empty(),
+                None => false,
+            };
+            if exists {
+                continue;
+            }
+            let sql = if id_free {
+                "insert into roles (id, role_name, permissions, department_name, department_id, is_active, application, \
+                 created_at, updated_at) values ($6, $1, $2, $3, $4, 1, null, $5, $5) on conflict do nothing"
+            } else {
                 "insert into roles (role_name, permissions, department_name, department_id, is_active, application, \
-                 created_at, updated_at) values ($1, $2, $3, $4, 1, null, $5, $5) on conflict do nothing",
-            )
-            .bind(&role.role_name)
-            .bind(permissions)
-            .bind(role.department_name.as_deref())
-            .bind(role.department_id.as_deref())
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
+                 created_at, updated_at) values ($1, $2, $3, $4, 1, null, $5, $5) on conflict do nothing"
+            };
+            let query = sqlx::query(sql)
+                .bind(&role.role_name)
+                .bind(to_json(&role.permissions)?)
+                .bind(role.department_name.as_deref())
+                .bind(role.department_id.as_deref())
+                .bind(now);
+            let query = if id_free { query.bind(role.id) } else { query };
+            query.execute(&self.pool).await.map_err(|e| self.error(e))?;
         }
         Ok(())
     }

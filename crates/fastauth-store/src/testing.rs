@@ -35,6 +35,13 @@ impl TestDb {
 
     /// Fails (never skips) when PostgreSQL cannot be reached.
     pub async fn postgres() -> Self {
+        let db = Self::postgres_empty().await;
+        db.store.migrate().await.expect("migrations apply");
+        db
+    }
+
+    /// A fresh PostgreSQL database without fastauth's schema (a FastAuthCore source, say).
+    pub async fn postgres_empty() -> Self {
         let name = format!("fastauth_test_{}", uuid::Uuid::new_v4().simple());
         let admin = admin_store();
         sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
@@ -44,7 +51,13 @@ impl TestDb {
         admin.close().await;
         let base = postgres_admin_url();
         let url = format!("{}/{name}", base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b));
-        Self::open(url, Cleanup::Database(name)).await
+        let store = SqlStore::connect(&url, &PoolSettings::default()).expect("test database URL");
+        Self { store: Arc::new(store), url, cleanup: Cleanup::Database(name) }
+    }
+
+    /// Runs raw SQL (test fixtures that are not fastauth's own tables).
+    pub async fn execute(&self, sql: String) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&self.store.pool).await.expect("fixture SQL runs");
     }
 
     /// The backend FASTAUTH_TEST_DB names (sqlite by default).

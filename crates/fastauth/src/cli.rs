@@ -49,6 +49,13 @@ pub enum Command {
         #[command(subcommand)]
         action: RolesCommand,
     },
+    /// Import a FastAuthCore database: users (ids, bcrypt hashes), roles, assignments.
+    /// Re-running it is harmless.
+    ImportFastauthcore {
+        /// The FastAuthCore PostgreSQL database (postgresql://…).
+        #[arg(long = "from")]
+        from: String,
+    },
     /// Print the OpenAPI 3.1 document.
     Openapi,
 }
@@ -112,8 +119,39 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ImportFastauthcore { from } => import_fastauthcore(config, &from).await,
         Command::Openapi => print_openapi(),
     }
+}
+
+async fn import_fastauthcore(config: Config, from: &str) -> anyhow::Result<()> {
+    if !from.starts_with("postgres://") && !from.starts_with("postgresql://") {
+        anyhow::bail!("--from must be a postgresql:// URL of the FastAuthCore database");
+    }
+    let data = fastauth_store::fastauthcore::read(from).await?;
+    eprintln!(
+        "read {} users, {} roles, {} role assignments",
+        data.users.len(),
+        data.roles.len(),
+        data.assignments.len()
+    );
+    let app = App::build(config).await?;
+    let report = app
+        .core
+        .import_legacy(data, OffsetDateTime::now_utc(), |done, total| eprintln!("imported {done}/{total} users"))
+        .await?;
+    println!(
+        "users imported: {}\nusers already present: {}\nroles created: {}\nroles matched by name: {}\nnot imported or changed: {}",
+        report.users_imported,
+        report.users_already_present,
+        report.roles_created,
+        report.roles_matched,
+        report.problems.len()
+    );
+    for problem in &report.problems {
+        println!("  - {problem}");
+    }
+    Ok(())
 }
 
 pub fn print_openapi() -> anyhow::Result<()> {

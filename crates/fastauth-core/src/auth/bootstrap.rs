@@ -27,8 +27,10 @@ impl Core {
     pub async fn bootstrap(&self, seeds: &Bootstrap, now: OffsetDateTime) -> Result<(), Error> {
         let default_app = Application { id: ClientId::default_app(), name: "Default".into(), allowed_origins: vec![] };
         self.store.ensure_application(&default_app).await?;
-        let mut roles: Vec<NewRole> = seeds.roles.iter().map(|name| global_role(name, vec![])).collect();
-        roles.push(global_role(SUPER_ADMIN, vec![ALL.to_owned()]));
+        // Super Admin is id 0 and ROLES follow from 1, as FastAuthCore lays them out, so that
+        // imported role ids keep meaning the same roles.
+        let mut roles = vec![NewRole { id: Some(0), ..global_role(SUPER_ADMIN, vec![ALL.to_owned()]) }];
+        roles.extend(seeds.roles.iter().map(|name| global_role(name, vec![])));
         self.store.ensure_global_roles(&roles).await?;
         self.ensure_signing_key(now).await?;
         if let Some((email, password)) = &seeds.admin

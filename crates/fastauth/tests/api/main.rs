@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod cli;
 mod errors;
+mod import;
 mod ops;
 mod refresh;
 mod sessions;
