@@ -11,22 +11,29 @@ use sqlx::any::AnyRow;
 use crate::SqlStore;
 use crate::rows::ms;
 
+const INSERT: &str = "insert into applications (id, name, allowed_origins, created_at) values ($1, $2, $3, $4)";
+const INSERT_IF_ABSENT: &str =
+    "insert into applications (id, name, allowed_origins, created_at) values ($1, $2, $3, $4) on conflict do nothing";
+
+impl SqlStore {
+    async fn insert_application(&self, app: &Application, sql: &'static str) -> StoreResult<()> {
+        let origins = serde_json::to_string(&app.allowed_origins).map_err(|e| StoreError::Other(e.into()))?;
+        sqlx::query(sql)
+            .bind(app.id.as_str())
+            .bind(&app.name)
+            .bind(origins)
+            .bind(ms(time::OffsetDateTime::now_utc()))
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+}
+
 #[async_trait]
 impl AppStore for SqlStore {
     async fn ensure_application(&self, app: &Application) -> StoreResult<()> {
-        let origins = serde_json::to_string(&app.allowed_origins).map_err(|e| StoreError::Other(e.into()))?;
-        sqlx::query(
-            "insert into applications (id, name, allowed_origins, created_at) values ($1, $2, $3, $4) \
-             on conflict do nothing",
-        )
-        .bind(app.id.as_str())
-        .bind(&app.name)
-        .bind(origins)
-        .bind(ms(time::OffsetDateTime::now_utc()))
-        .execute(&self.pool)
-        .await
-        .map(drop)
-        .map_err(|e| self.error(e))
+        self.insert_application(app, INSERT_IF_ABSENT).await
     }
 
     async fn find_application(&self, id: &ClientId) -> StoreResult<Option<Application>> {
@@ -39,16 +46,7 @@ impl AppStore for SqlStore {
     }
 
     async fn create_application(&self, app: &Application) -> StoreResult<()> {
-        let origins = serde_json::to_string(&app.allowed_origins).map_err(|e| StoreError::Other(e.into()))?;
-        sqlx::query("insert into applications (id, name, allowed_origins, created_at) values ($1, $2, $3, $4)")
-            .bind(app.id.as_str())
-            .bind(&app.name)
-            .bind(origins)
-            .bind(ms(time::OffsetDateTime::now_utc()))
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(|e| self.error(e))
+        self.insert_application(app, INSERT).await
     }
 
     async fn list_applications(&self) -> StoreResult<Vec<Application>> {

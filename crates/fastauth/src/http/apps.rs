@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AppJson, AppQuery, Authenticated, Meta};
+use super::extract::{AppJson, AppQuery, Authenticated, Meta, page_limit};
 use super::problem::{ApiError, Problem};
 use super::views::Results;
 use crate::app::App;
@@ -156,10 +156,7 @@ async fn audit_events(
         })
         .transpose()
     };
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "must be between 1 and 200").into());
-    }
+    let limit = page_limit(p.limit)?;
     let filter = AuditFilter {
         user: p.user_id.map(|u| UserId::parse(&u)).transpose()?,
         kind: p.kind,

@@ -230,3 +230,13 @@ impl ClientHeader {
         }
     }
 }
+
+/// A page size: 50 by default, at most 200.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if (1..=200).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::invalid("limit", "must be between 1 and 200").into())
+    }
+}

@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{AppJson, AppPath, AppQuery, Authenticated, Meta, OptionalJson};
+use super::extract::{AppJson, AppPath, AppQuery, Authenticated, Meta, OptionalJson, page_limit};
 use super::problem::{ApiError, Problem};
 use super::views::{Envelope, RoleView, UserView};
 use crate::app::App;
@@ -133,10 +133,7 @@ async fn list(app: &App, caller: &Caller, p: ListUsersParams, meta: &RequestMeta
         Some(1) => Some(UserStatus::Active),
         Some(_) => return Err(Error::invalid("status", "must be 0 or 1").into()),
     };
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::invalid("limit", "must be between 1 and 200").into());
-    }
+    let limit = page_limit(p.limit)?;
     let cursor = p
         .cursor
         .filter(|c| !c.is_empty())
