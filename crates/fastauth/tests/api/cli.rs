@@ -119,12 +119,13 @@ async fn serve_logs_json_without_secrets_and_stops_gracefully_on_sigterm() {
     let refresh = signup["refresh_token"].as_str().expect("refresh").to_owned();
     let _ = http.get(format!("{base}/token?token={access}")).send().await.expect("token");
     let _ = http.post(format!("{base}/refresh-token?refresh_token={refresh}")).send().await.expect("refresh");
-    let _ = http
+    let admin = http
         .post(format!("{base}/signin"))
         .json(&json!({"email": "admin@example.com", "password": "the admin passphrase"}))
         .send()
         .await
         .expect("admin");
+    assert_eq!(admin.status(), 200, "ADMIN_EMAIL/ADMIN_PASSWORD create the super admin at start");
     let _ = http
         .post(format!("{base}/signin"))
         .json(&json!({"email": "log@example.com", "password": "wrong guess here"}))
