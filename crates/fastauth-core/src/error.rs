@@ -121,6 +121,16 @@ pub enum Error {
     EmailNotVerified,
     #[error("the file is not a JPEG, PNG, GIF, WebP or AVIF image")]
     UnsupportedMediaType,
+    #[error("the current password is wrong")]
+    InvalidCurrentPassword,
+    #[error("the new password must differ from the current one")]
+    PasswordReused,
+    #[error("the reset link is invalid, used or expired")]
+    InvalidResetToken,
+    #[error("base_url is not an allowed origin for reset links")]
+    InvalidBaseUrl,
+    #[error("the message could not be delivered; try again later")]
+    DeliveryFailed,
     #[error("service overloaded")]
     Overloaded,
     #[error("service unavailable")]

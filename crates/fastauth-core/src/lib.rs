@@ -11,6 +11,7 @@ pub mod image;
 pub mod import;
 pub mod model;
 pub mod password;
+pub mod passwords;
 pub mod permission;
 pub mod phone;
 pub mod ports;

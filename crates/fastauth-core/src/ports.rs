@@ -34,6 +34,36 @@ pub trait UserStore: Send + Sync {
     /// Deletes the user with its sessions and assignments; audit rows keep the bare id.
     async fn delete_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn user_ids_with_role(&self, role: RoleId) -> StoreResult<Vec<UserId>>;
+    /// Sets a new password hash and ends every session but `keep`, in one transaction.
+    async fn change_password(
+        &self,
+        id: &UserId,
+        hash: &str,
+        keep: Option<&SessionId>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ResetTokenStore: Send + Sync {
+    async fn create_reset_token(
+        &self,
+        user: &UserId,
+        hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The user of an unused, unexpired token.
+    async fn find_reset_token(&self, hash: &str, now: OffsetDateTime) -> StoreResult<Option<UserId>>;
+    /// Uses the token once: sets the password, marks the email verified (the link proved it) and
+    /// ends every session, in one transaction. `None` if the token was used, expired or unknown;
+    /// of concurrent callers with one token exactly one succeeds.
+    async fn consume_reset_token(
+        &self,
+        hash: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<UserId>>;
 }
 
 #[async_trait]
@@ -126,9 +156,24 @@ pub trait Blobs: Send + Sync {
     async fn delete_url(&self, url: &str) -> StoreResult<()>;
 }
 
+/// A message to one address.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Email,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Sends email: SMTP, or the log in development.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> anyhow::Result<()>;
+}
+
 /// Everything fastauth keeps.
 #[async_trait]
-pub trait Store: UserStore + RoleStore + AppStore + SessionStore + KeyStore + AuditStore {
+pub trait Store: UserStore + RoleStore + AppStore + SessionStore + KeyStore + AuditStore + ResetTokenStore {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness.

@@ -11,7 +11,7 @@ use crate::model::NewAuditEvent;
 use crate::password::PasswordHasher;
 use crate::permission::Permission;
 use crate::phone::Region;
-use crate::ports::{Blobs, Store};
+use crate::ports::{Blobs, Mailer, Store};
 use crate::tokens::KeyRing;
 
 /// The rules' knobs, read from configuration once.
@@ -27,6 +27,13 @@ pub struct CoreSettings {
     pub default_role: String,
     pub require_email_verification: bool,
     pub phone_region: Option<Region>,
+    /// Origins (`scheme://host[:port]`) a caller may name as `base_url` for reset links.
+    pub reset_origins: Vec<String>,
+    /// The reset link base when the caller names none (BASE_URL without its trailing `/`).
+    pub reset_base: String,
+    pub reset_ttl: Duration,
+    /// EMAIL_TEMPLATE: HTML with `{set_new_password_link}`; the built-in one when `None`.
+    pub reset_email_template: Option<String>,
 }
 
 /// The use cases. Handlers call one method per request.
@@ -34,6 +41,7 @@ pub struct CoreSettings {
 pub struct Core {
     pub store: Arc<dyn Store>,
     pub blobs: Arc<dyn Blobs>,
+    pub mailer: Arc<dyn Mailer>,
     pub hasher: PasswordHasher,
     pub keys: Arc<KeyRing>,
     pub settings: Arc<CoreSettings>,

@@ -15,8 +15,14 @@ pub enum Dialect {
 }
 
 /// Paired migrations: the same file names in both trees (a test checks it).
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))];
-const SQLITE: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+    (2, "reset_tokens", include_str!("../migrations/postgres/0002_reset_tokens.sql")),
+];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, "reset_tokens", include_str!("../migrations/sqlite/0002_reset_tokens.sql")),
+];
 
 impl Dialect {
     pub fn from_url(url: &str) -> anyhow::Result<Self> {

@@ -8,6 +8,7 @@ mod audit;
 mod dialect;
 pub mod fastauthcore;
 mod keys;
+mod reset_tokens;
 mod roles;
 mod rows;
 mod sessions;

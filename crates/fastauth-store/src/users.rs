@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use fastauth_core::email::Email;
-use fastauth_core::ids::{RoleId, UserId};
+use fastauth_core::ids::{RoleId, SessionId, UserId};
 use fastauth_core::model::{NewUser, Role, User, UserChanges, UserFilter, UserStatus};
 use fastauth_core::phone::PhoneNumber;
 use fastauth_core::ports::{StoreResult, UserStore};
@@ -248,6 +248,31 @@ impl UserStore for SqlStore {
             .await
             .map_err(|e| self.error(e))?;
         row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
+    }
+
+    async fn change_password(
+        &self,
+        id: &UserId,
+        hash: &str,
+        keep: Option<&SessionId>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("update users set password_hash = $2, updated_at = $3 where id = $1")
+            .bind(id.as_str())
+            .bind(hash)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        sqlx::query("update sessions set revoked_at = $3 where user_id = $1 and revoked_at is null and id <> $2")
+            .bind(id.as_str())
+            .bind(keep.map_or("", SessionId::as_str))
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))
     }
 
     async fn user_ids_with_role(&self, role: RoleId) -> StoreResult<Vec<UserId>> {

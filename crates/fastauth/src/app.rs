@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use crate::blobs::ObjectBlobs;
 use crate::config::{Config, ConfigError, KekSource};
 use crate::metrics::Metrics;
+use crate::notify::email::{LogMailer, SmtpMailer};
+use fastauth_core::ports::Mailer;
 
 /// How long start-up waits for the database before giving up.
 const DATABASE_WAIT: Duration = Duration::from_secs(60);
@@ -58,9 +60,19 @@ impl App {
             default_role: config.default_role.clone(),
             require_email_verification: config.require_email_verification,
             phone_region: config.phone_region,
+            reset_origins: config.reset_origins.clone(),
+            reset_base: config.base_url.trim_end_matches('/').to_owned(),
+            reset_ttl: time::Duration::minutes(30),
+            reset_email_template: config.reset_email_template.clone(),
+        };
+        let mailer: Arc<dyn Mailer> = match &config.smtp {
+            Some(smtp) => Arc::new(
+                SmtpMailer::new(smtp).map_err(|e| ConfigError::new("SMTP_HOST", format!("cannot be used: {e}")))?,
+            ),
+            None => Arc::new(LogMailer),
         };
         let blobs = Arc::new(ObjectBlobs::new(&config.uploads, &config.base_url).context("setting up image storage")?);
-        let core = Core { store, blobs: blobs.clone(), hasher, keys, settings: Arc::new(settings) };
+        let core = Core { store, blobs: blobs.clone(), mailer, hasher, keys, settings: Arc::new(settings) };
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());

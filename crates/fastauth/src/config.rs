@@ -4,6 +4,7 @@
 mod env;
 mod http;
 mod passwords;
+pub mod smtp;
 mod tokens;
 mod uploads;
 
@@ -32,6 +33,11 @@ pub struct Config {
     pub passwords: PasswordConfig,
     pub http: HttpConfig,
     pub uploads: UploadConfig,
+    pub smtp: Option<smtp::SmtpConfig>,
+    /// Origins allowed as `base_url` of reset links (RESET_REDIRECT_ALLOWLIST).
+    pub reset_origins: Vec<String>,
+    /// EMAIL_TEMPLATE: the HTML, or a file holding it.
+    pub reset_email_template: Option<String>,
     pub roles: Vec<String>,
     pub default_role: String,
     pub admin: Option<(Email, Password)>,
@@ -78,6 +84,9 @@ impl Config {
             passwords: PasswordConfig::from_env(env)?,
             http: HttpConfig::from_env(env, &base_url)?,
             uploads: UploadConfig::from_env(env)?,
+            smtp: smtp::SmtpConfig::from_env(env)?,
+            reset_origins: reset_origins(env, &base_url)?,
+            reset_email_template: template(env, "EMAIL_TEMPLATE", "{set_new_password_link}")?,
             admin: admin_from_env(env)?,
             require_email_verification: env.bool("REQUIRE_EMAIL_VERIFICATION", false)?,
             phone_region: env.parse_with("DEFAULT_PHONE_REGION", |v| {
@@ -112,6 +121,32 @@ fn parse_base_url(raw: &str) -> Result<String, ConfigError> {
         return Err(ConfigError::new("BASE_URL", "must be an absolute http(s) URL such as https://auth.example.com/"));
     }
     Ok(if raw.ends_with('/') { raw.to_owned() } else { format!("{raw}/") })
+}
+
+fn reset_origins(env: &Env, base_url: &str) -> Result<Vec<String>, ConfigError> {
+    let listed = env.list("RESET_REDIRECT_ALLOWLIST").unwrap_or_else(|| vec![base_url.to_owned()]);
+    listed
+        .iter()
+        .map(|o| {
+            http::origin_of(o).ok_or_else(|| {
+                ConfigError::new("RESET_REDIRECT_ALLOWLIST", format!("has {o:?}, not an http(s) origin"))
+            })
+        })
+        .collect()
+}
+
+/// A template given inline or as a file path; it must contain its placeholder.
+fn template(env: &Env, var: &str, placeholder: &str) -> Result<Option<String>, ConfigError> {
+    let Some(value) = env.raw(var) else { return Ok(None) };
+    let text = if std::path::Path::new(value).is_file() {
+        std::fs::read_to_string(value).map_err(|e| ConfigError::new(var, format!("file cannot be read: {e}")))?
+    } else {
+        value.to_owned()
+    };
+    if !text.contains(placeholder) {
+        return Err(ConfigError::new(var, format!("must contain {placeholder}")));
+    }
+    Ok(Some(text))
 }
 
 fn admin_from_env(env: &Env) -> Result<Option<(Email, Password)>, ConfigError> {

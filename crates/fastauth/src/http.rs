@@ -7,6 +7,7 @@ mod docs;
 pub mod extract;
 mod observe;
 mod ops;
+mod passwords;
 pub mod problem;
 mod roles;
 mod sessions;
@@ -40,6 +41,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(roles::routes())
         .merge(apps::routes())
         .merge(uploads::routes())
+        .merge(passwords::routes())
         .merge(wellknown::routes())
         .merge(ops::routes())
 }

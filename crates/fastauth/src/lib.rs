@@ -8,6 +8,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod roles_file;
 
 pub use app::App;

@@ -71,7 +71,7 @@ impl HttpConfig {
 }
 
 /// `scheme://host[:port]` of a URL, lower-cased; `None` if it is not http(s).
-fn origin_of(url: &str) -> Option<String> {
+pub(super) fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {

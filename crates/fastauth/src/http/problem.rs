@@ -58,6 +58,11 @@ impl ApiError {
             Error::UnknownClient => (StatusCode::BAD_REQUEST, "unknown_client"),
             Error::AmbiguousCredentials => (StatusCode::BAD_REQUEST, "ambiguous_credentials"),
             Error::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            Error::InvalidCurrentPassword => (StatusCode::BAD_REQUEST, "invalid_current_password"),
+            Error::PasswordReused => (StatusCode::BAD_REQUEST, "password_reused"),
+            Error::InvalidResetToken => (StatusCode::UNAUTHORIZED, "invalid_reset_token"),
+            Error::InvalidBaseUrl => (StatusCode::BAD_REQUEST, "invalid_base_url"),
+            Error::DeliveryFailed => (StatusCode::SERVICE_UNAVAILABLE, "delivery_failed"),
             Error::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Error::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -80,7 +85,9 @@ impl IntoResponse for ApiError {
                 None,
             ),
             Error::RateLimited { retry_after } => (self.0.to_string(), vec![], Some(*retry_after)),
-            Error::Overloaded | Error::Unavailable => (self.0.to_string(), vec![], Some(Duration::from_secs(1))),
+            Error::Overloaded | Error::Unavailable | Error::DeliveryFailed => {
+                (self.0.to_string(), vec![], Some(Duration::from_secs(1)))
+            }
             // A 5xx says nothing specific; the cause goes to the log.
             Error::Internal(_) => ("internal error".to_owned(), vec![], None),
             other => (other.to_string(), vec![], None),

@@ -63,12 +63,62 @@ impl TestApp {
         Self { addr, app, http, _db: db, _stop: stop }
     }
 
+    /// With mail going to the test SMTP capture server (started by scripts/test).
+    pub async fn spawn_with_mail(vars: &[(&str, &str)]) -> Self {
+        let port = std::env::var("FASTAUTH_TEST_SMTP_PORT")
+            .expect("FASTAUTH_TEST_SMTP_PORT: run the suite with scripts/test, which starts maildev");
+        let mut all = vec![
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_PORT", port.as_str()),
+            ("SMTP_TLS", "none"),
+            ("SMTP_FROM", "fastauth <auth@example.com>"),
+        ];
+        all.extend_from_slice(vars);
+        Self::spawn_with(&all).await
+    }
+
+    /// The newest message delivered to `address`, waiting up to 10 s for it.
+    pub async fn mail_to(&self, address: &str) -> Value {
+        self.mails_to(address, 1).await.pop().expect("a message")
+    }
+
+    /// Waits up to 10 s for `count` messages to `address`, oldest first.
+    pub async fn mails_to(&self, address: &str, count: usize) -> Vec<Value> {
+        let api = std::env::var("FASTAUTH_TEST_MAILDEV_URL")
+            .expect("FASTAUTH_TEST_MAILDEV_URL: run the suite with scripts/test");
+        for _ in 0..100 {
+            let all: Vec<Value> =
+                self.http.get(format!("{api}/api/email")).send().await.expect("maildev").json().await.expect("json");
+            let mine: Vec<Value> = all
+                .into_iter()
+                .filter(|m| m["to"].as_array().is_some_and(|to| to.iter().any(|t| t["address"] == address)))
+                .collect();
+            if mine.len() >= count {
+                return mine;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no {count} message(s) to {address} within 10 s");
+    }
+
+    /// How many messages went to `address` so far.
+    pub async fn mail_count(&self, address: &str) -> usize {
+        let api = std::env::var("FASTAUTH_TEST_MAILDEV_URL").expect("FASTAUTH_TEST_MAILDEV_URL");
+        let all: Vec<Value> =
+            self.http.get(format!("{api}/api/email")).send().await.expect("maildev").json().await.expect("json");
+        all.iter().filter(|m| m["to"].as_array().is_some_and(|to| to.iter().any(|t| t["address"] == address))).count()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
         self.http.post(self.url(path)).json(&body).send().await.expect("request")
+    }
+
+    pub async fn post_owned(&self, path: String, body: Value) -> reqwest::Response {
+        self.post(&path, body).await
     }
 
     pub async fn get_with(&self, path: &str, token: &str) -> reqwest::Response {
