@@ -121,6 +121,8 @@ pub enum Error {
     EmailNotVerified,
     #[error("the file is not a JPEG, PNG, GIF, WebP or AVIF image")]
     UnsupportedMediaType,
+    #[error("the code is wrong, used or expired")]
+    InvalidOtp,
     #[error("the current password is wrong")]
     InvalidCurrentPassword,
     #[error("the new password must differ from the current one")]

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod image;
 pub mod import;
 pub mod model;
+pub mod otp;
 pub mod password;
 pub mod passwords;
 pub mod permission;

@@ -136,7 +136,7 @@ impl Core {
         let Some((scheme, rest)) = base.split_once("://") else { return false };
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let origin = format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase());
-        !base.contains(['?', '#']) && self.settings.reset_origins.iter().any(|o| *o == origin)
+        !base.contains(['?', '#']) && self.settings.reset_origins.contains(&origin)
     }
 
     /// Tells the account's owner what happened, in the background.

@@ -34,6 +34,8 @@ pub trait UserStore: Send + Sync {
     /// Deletes the user with its sessions and assignments; audit rows keep the bare id.
     async fn delete_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn user_ids_with_role(&self, role: RoleId) -> StoreResult<Vec<UserId>>;
+    /// Marks the email verified; true if it had never been.
+    async fn mark_email_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool>;
     /// Sets a new password hash and ends every session but `keep`, in one transaction.
     async fn change_password(
         &self,
@@ -156,6 +158,57 @@ pub trait Blobs: Send + Sync {
     async fn delete_url(&self, url: &str) -> StoreResult<()>;
 }
 
+/// Where and how a one-time code goes: the address, `email` or `sms`, and the app asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpTarget {
+    pub destination: String,
+    pub channel: &'static str,
+    pub client_id: String,
+}
+
+/// The outcome of asking for a new code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtpIssue {
+    Issued,
+    /// Too soon after the last code, or too many this hour.
+    Limited {
+        retry_after_secs: i64,
+    },
+}
+
+/// The outcome of checking a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtpCheck {
+    /// Right code: it is now consumed.
+    Verified,
+    /// Wrong code, or none live (expired, used, voided, or out of tries).
+    Rejected,
+}
+
+#[async_trait]
+pub trait OtpStore: Send + Sync {
+    /// Voids the destination's live codes and stores a new one, unless the last code is younger
+    /// than `cooldown` or `hourly_max` were issued in the past hour.
+    async fn issue_otp(
+        &self,
+        target: &OtpTarget,
+        code_hash: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        cooldown: time::Duration,
+        hourly_max: i64,
+    ) -> StoreResult<OtpIssue>;
+    /// Consumes the live code if `code_hash` matches, else counts a wrong try against it; at
+    /// most `max_attempts` tries reach a code, and of concurrent right answers one wins.
+    async fn check_otp(
+        &self,
+        target: &OtpTarget,
+        code_hash: &str,
+        now: OffsetDateTime,
+        max_attempts: i64,
+    ) -> StoreResult<OtpCheck>;
+}
+
 /// A message to one address.
 #[derive(Debug, Clone)]
 pub struct Mail {
@@ -173,7 +226,9 @@ pub trait Mailer: Send + Sync {
 
 /// Everything fastauth keeps.
 #[async_trait]
-pub trait Store: UserStore + RoleStore + AppStore + SessionStore + KeyStore + AuditStore + ResetTokenStore {
+pub trait Store:
+    UserStore + RoleStore + AppStore + SessionStore + KeyStore + AuditStore + ResetTokenStore + OtpStore
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness.

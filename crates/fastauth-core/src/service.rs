@@ -34,6 +34,12 @@ pub struct CoreSettings {
     pub reset_ttl: Duration,
     /// EMAIL_TEMPLATE: HTML with `{set_new_password_link}`; the built-in one when `None`.
     pub reset_email_template: Option<String>,
+    /// OTP_EXPIRATION_TIME.
+    pub otp_ttl: Duration,
+    /// OTP_EMAIL_TEMPLATE: HTML with `{otp}`; the built-in one when `None`.
+    pub otp_email_template: Option<String>,
+    /// The key codes are hashed with (derived from the key-encryption key or SECRET_KEY).
+    pub otp_key: Vec<u8>,
 }
 
 /// The use cases. Handlers call one method per request.

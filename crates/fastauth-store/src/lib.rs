@@ -8,6 +8,7 @@ mod audit;
 mod dialect;
 pub mod fastauthcore;
 mod keys;
+mod otp;
 mod reset_tokens;
 mod roles;
 mod rows;

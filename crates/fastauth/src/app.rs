@@ -44,7 +44,8 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = connect(&config).await?;
         let now = OffsetDateTime::now_utc();
-        let keys = Arc::new(key_ring(&config)?);
+        let (keys, otp_key) = key_ring(&config)?;
+        let keys = Arc::new(keys);
         keys.load(&store.list_signing_keys().await?, now).map_err(|_| {
             ConfigError::new("KEY_ENCRYPTION_KEY", "does not decrypt the signing keys stored in the database")
         })?;
@@ -64,6 +65,9 @@ impl App {
             reset_base: config.base_url.trim_end_matches('/').to_owned(),
             reset_ttl: time::Duration::minutes(30),
             reset_email_template: config.reset_email_template.clone(),
+            otp_ttl: time::Duration::minutes(i64::from(config.otp_minutes)),
+            otp_email_template: config.otp_email_template.clone(),
+            otp_key,
         };
         let mailer: Arc<dyn Mailer> = match &config.smtp {
             Some(smtp) => Arc::new(
@@ -117,18 +121,22 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-fn key_ring(config: &Config) -> anyhow::Result<KeyRing> {
+/// The key ring, and the key one-time codes are hashed with (derived from the same secret).
+fn key_ring(config: &Config) -> anyhow::Result<(KeyRing, Vec<u8>)> {
+    const OTP_LABEL: &str = "fastauth one-time codes";
     let t = &config.tokens;
     let issuer = &config.base_url;
     let kek = match &t.kek {
         KekSource::NotNeeded => {
             let secret = t.secret_key.as_ref().ok_or_else(|| ConfigError::new("SECRET_KEY", "must be set"))?;
-            return Ok(KeyRing::hmac(secret.expose().as_bytes(), issuer));
+            let otp_key = fastauth_core::tokens::kek::derive_key(secret.expose().as_bytes(), OTP_LABEL);
+            return Ok((KeyRing::hmac(secret.expose().as_bytes(), issuer), otp_key));
         }
         KekSource::Given(kek) => kek.clone(),
         KekSource::DataDir => kek_file(&config.data_dir().join("kek"))?,
     };
-    Ok(KeyRing::stored(t.algorithm, kek, t.access_ttl, issuer))
+    let otp_key = kek.derive(OTP_LABEL);
+    Ok((KeyRing::stored(t.algorithm, kek, t.access_ttl, issuer), otp_key))
 }
 
 /// Reads the generated key-encryption key, creating it (mode 0600) on first start.

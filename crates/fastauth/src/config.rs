@@ -38,6 +38,8 @@ pub struct Config {
     pub reset_origins: Vec<String>,
     /// EMAIL_TEMPLATE: the HTML, or a file holding it.
     pub reset_email_template: Option<String>,
+    /// OTP_EMAIL_TEMPLATE: the HTML, or a file holding it.
+    pub otp_email_template: Option<String>,
     pub roles: Vec<String>,
     pub default_role: String,
     pub admin: Option<(Email, Password)>,
@@ -87,6 +89,7 @@ impl Config {
             smtp: smtp::SmtpConfig::from_env(env)?,
             reset_origins: reset_origins(env, &base_url)?,
             reset_email_template: template(env, "EMAIL_TEMPLATE", "{set_new_password_link}")?,
+            otp_email_template: template(env, "OTP_EMAIL_TEMPLATE", "{otp}")?,
             admin: admin_from_env(env)?,
             require_email_verification: env.bool("REQUIRE_EMAIL_VERIFICATION", false)?,
             phone_region: env.parse_with("DEFAULT_PHONE_REGION", |v| {

@@ -7,6 +7,7 @@ mod docs;
 pub mod extract;
 mod observe;
 mod ops;
+mod otp;
 mod passwords;
 pub mod problem;
 mod roles;
@@ -42,6 +43,7 @@ fn api() -> OpenApiRouter<App> {
         .merge(apps::routes())
         .merge(uploads::routes())
         .merge(passwords::routes())
+        .merge(otp::routes())
         .merge(wellknown::routes())
         .merge(ops::routes())
 }

@@ -35,6 +35,11 @@ impl Kek {
         STANDARD.encode(self.0)
     }
 
+    /// A subkey for another purpose (`label`), so the KEK itself is used only for sealing.
+    pub fn derive(&self, label: &str) -> Vec<u8> {
+        derive_key(&self.0, label)
+    }
+
     fn key(&self) -> anyhow::Result<LessSafeKey> {
         let key = UnboundKey::new(&AES_256_GCM, &self.0).map_err(|_| anyhow::anyhow!("bad AES key"))?;
         Ok(LessSafeKey::new(key))
@@ -62,6 +67,12 @@ impl Kek {
             .map_err(|_| anyhow::anyhow!("signing key {kid} does not decrypt: wrong KEY_ENCRYPTION_KEY?"))?;
         Ok(plain.to_vec())
     }
+}
+
+/// HMAC-SHA256(secret, label): a purpose-bound key from a secret.
+pub fn derive_key(secret: &[u8], label: &str) -> Vec<u8> {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    aws_lc_rs::hmac::sign(&key, label.as_bytes()).as_ref().to_vec()
 }
 
 #[cfg(test)]

@@ -264,7 +264,7 @@ async fn logout(
 }
 
 /// Adds the refresh cookie for web clients.
-fn with_refresh_cookie(app: &App, tokens: Option<&IssuedTokens>, mut response: Response) -> Response {
+pub(super) fn with_refresh_cookie(app: &App, tokens: Option<&IssuedTokens>, mut response: Response) -> Response {
     if let Some(value) = tokens.and_then(|t| cookie::set(t.refresh_token.expose(), app.config.tokens.refresh_idle_ttl))
     {
         response.headers_mut().insert(header::SET_COOKIE, value);

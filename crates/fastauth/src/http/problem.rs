@@ -58,6 +58,7 @@ impl ApiError {
             Error::UnknownClient => (StatusCode::BAD_REQUEST, "unknown_client"),
             Error::AmbiguousCredentials => (StatusCode::BAD_REQUEST, "ambiguous_credentials"),
             Error::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            Error::InvalidOtp => (StatusCode::UNAUTHORIZED, "invalid_otp"),
             Error::InvalidCurrentPassword => (StatusCode::BAD_REQUEST, "invalid_current_password"),
             Error::PasswordReused => (StatusCode::BAD_REQUEST, "password_reused"),
             Error::InvalidResetToken => (StatusCode::UNAUTHORIZED, "invalid_reset_token"),

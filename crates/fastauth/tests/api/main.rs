@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod import;
 mod ops;
+mod otp;
 mod passwords;
 mod refresh;
 mod sessions;
