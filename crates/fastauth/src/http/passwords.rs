@@ -47,10 +47,10 @@ async fn reset_password(
     Authenticated(caller): Authenticated,
     AppJson(req): AppJson<ChangePasswordRequest>,
 ) -> Result<Json<Msg>, ApiError> {
-    if let Some(email) = req.email.filter(|e| !e.trim().is_empty()) {
-        if caller.user.email.as_ref() != Some(&Email::parse(&email)?) {
-            return Err(Error::invalid("email", "is not the signed-in user's email").into());
-        }
+    if let Some(email) = req.email.filter(|e| !e.trim().is_empty())
+        && caller.user.email.as_ref() != Some(&Email::parse(&email)?)
+    {
+        return Err(Error::invalid("email", "is not the signed-in user's email").into());
     }
     let (current, new) = (Password::new(req.current_password.expose()), Password::new(req.new_password.expose()));
     app.core.change_password(&caller, &current, &new, &meta).await?;
