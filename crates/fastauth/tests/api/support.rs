@@ -46,6 +46,8 @@ impl TestApp {
         env.set("DATABASE_URL", url);
         env.set("BASE_URL", &format!("http://{addr}/"));
         env.set("KEY_ENCRYPTION_KEY", &fastauth_core::tokens::Kek::generate().to_base64());
+        let uploads = std::env::temp_dir().join(format!("fastauth-uploads-{}", uuid::Uuid::new_v4().simple()));
+        env.set("UPLOAD_DIR", &uploads.to_string_lossy());
         for (k, v) in vars {
             env.set(k, v);
         }
