@@ -20,6 +20,7 @@ pub mod profile;
 pub mod roles;
 pub mod secret;
 pub mod service;
+pub mod sms;
 pub mod tokens;
 pub mod users;
 

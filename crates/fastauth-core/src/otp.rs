@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::ids::ClientId;
 use crate::model::UserStatus;
 use crate::password::fill_random;
+use crate::phone::PhoneNumber;
 use crate::ports::{Mail, OtpCheck, OtpIssue, OtpTarget};
 use crate::service::{Core, RequestMeta};
 
@@ -120,6 +121,123 @@ impl Core {
         let details = serde_json::json!({ "via": "email_otp", "client_id": client, "session_id": tokens.session_id });
         self.audit("signin.succeeded", meta, Some(&user.id), Some(&user.id), details).await;
         Ok(tokens)
+    }
+}
+
+/// Which phone endpoint is asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneFlow {
+    /// `/…-otp-phone`: registered numbers only (others get the same answer and no SMS).
+    Registered,
+    /// `/…-otp-mobile`: any number; an unknown one becomes a new passwordless user.
+    Mobile,
+}
+
+/// Tokens from a phone code, and whether the account was just created.
+#[derive(Debug)]
+pub struct PhoneSignIn {
+    pub tokens: IssuedTokens,
+    pub new_user: bool,
+}
+
+impl Core {
+    fn phone_target(phone: &PhoneNumber, client: &ClientId) -> OtpTarget {
+        OtpTarget { destination: phone.to_string(), channel: "sms", client_id: client.to_string() }
+    }
+
+    /// Sends a code by SMS. Limits count alike for every number; with `Registered`, unknown
+    /// numbers are recorded but get no SMS.
+    pub async fn request_phone_otp(
+        &self,
+        phone: &PhoneNumber,
+        client: &ClientId,
+        flow: PhoneFlow,
+        meta: &RequestMeta,
+    ) -> Result<(), Error> {
+        self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        let known = self.store.find_user_by_phone(phone).await?.is_some_and(|u| u.status == UserStatus::Active);
+        let sends = known || flow == PhoneFlow::Mobile;
+        let target = Self::phone_target(phone, client);
+        let code = new_code();
+        let stored = if sends {
+            self.otp_hash(&target, &code)
+        } else {
+            self.otp_hash(&target, &format!("unmatchable-{}", uuid::Uuid::new_v4()))
+        };
+        let expires = meta.now + self.settings.otp_ttl;
+        if let OtpIssue::Limited { retry_after_secs } =
+            self.store.issue_otp(&target, &stored, meta.now, expires, COOLDOWN, HOURLY_MAX).await?
+        {
+            return Err(Error::RateLimited {
+                retry_after: std::time::Duration::from_secs(retry_after_secs.max(1) as u64),
+            });
+        }
+        if sends {
+            let provider = self.sms.send(phone, &code).await?;
+            self.store.set_otp_provider(&target, provider, meta.now).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks an SMS code (with the provider when it made the code) and signs in; `Mobile`
+    /// creates a passwordless, phone-verified user for an unknown number.
+    pub async fn verify_phone_otp(
+        &self,
+        phone: &PhoneNumber,
+        code: &str,
+        client: &ClientId,
+        flow: PhoneFlow,
+        meta: &RequestMeta,
+    ) -> Result<PhoneSignIn, Error> {
+        self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        let target = Self::phone_target(phone, client);
+        let provider = self.store.live_otp_provider(&target, meta.now, MAX_TRIES).await?;
+        let check = match provider.as_deref().and_then(|p| self.sms.checker(p)) {
+            Some(checker) => {
+                let approved = checker.check_code(phone, code).await.map_err(|e| {
+                    tracing::warn!(provider = checker.name(), error = %e, "SMS provider could not check a code");
+                    Error::DeliveryFailed
+                })?;
+                self.store.settle_otp(&target, approved, meta.now, MAX_TRIES).await?
+            }
+            None => self.store.check_otp(&target, &self.otp_hash(&target, code), meta.now, MAX_TRIES).await?,
+        };
+        if check != OtpCheck::Verified {
+            self.audit("otp.failed", meta, None, None, serde_json::json!({ "channel": "sms", "client_id": client }))
+                .await;
+            return Err(Error::InvalidOtp);
+        }
+        let (user, new_user) = match self.store.find_user_by_phone(phone).await? {
+            Some(user) if user.status == UserStatus::Active => (user, false),
+            Some(_) => return Err(Error::InvalidOtp),
+            None if flow == PhoneFlow::Mobile => (self.create_phone_user(phone, meta).await?, true),
+            None => return Err(Error::InvalidOtp),
+        };
+        if self.store.mark_phone_verified(&user.id, meta.now).await? && !new_user {
+            self.store.revoke_user_sessions(&user.id, None, meta.now).await?;
+        }
+        let tokens = self.open_session(&user, client, meta).await?;
+        let details = serde_json::json!({ "via": "sms_otp", "client_id": client, "session_id": tokens.session_id });
+        self.audit("signin.succeeded", meta, Some(&user.id), Some(&user.id), details).await;
+        Ok(PhoneSignIn { tokens, new_user })
+    }
+
+    async fn create_phone_user(&self, phone: &PhoneNumber, meta: &RequestMeta) -> Result<crate::model::User, Error> {
+        let user = crate::model::NewUser {
+            id: crate::ids::UserId::generate(),
+            firstname: String::new(),
+            lastname: String::new(),
+            email: None,
+            phone_number: Some(phone.clone()),
+            password_hash: None,
+            source_profile: None,
+            email_verified_at: None,
+            phone_verified_at: Some(meta.now),
+            role_ids: vec![self.default_role_id().await?],
+        };
+        let user = self.store.create_user_with_roles(&user, meta.now).await?;
+        self.audit("user.created", meta, None, Some(&user.id), serde_json::json!({ "via": "verify-otp-mobile" })).await;
+        Ok(user)
     }
 }
 

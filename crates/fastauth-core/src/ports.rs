@@ -34,6 +34,8 @@ pub trait UserStore: Send + Sync {
     /// Deletes the user with its sessions and assignments; audit rows keep the bare id.
     async fn delete_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn user_ids_with_role(&self, role: RoleId) -> StoreResult<Vec<UserId>>;
+    /// Marks the phone number verified; true if it had never been.
+    async fn mark_phone_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool>;
     /// Marks the email verified; true if it had never been.
     async fn mark_email_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool>;
     /// Sets a new password hash and ends every session but `keep`, in one transaction.
@@ -207,6 +209,39 @@ pub trait OtpStore: Send + Sync {
         now: OffsetDateTime,
         max_attempts: i64,
     ) -> StoreResult<OtpCheck>;
+    /// Records which SMS provider sent the live code.
+    async fn set_otp_provider(&self, target: &OtpTarget, provider: &str, now: OffsetDateTime) -> StoreResult<()>;
+    /// The provider that sent the live code, if there is a live code and it was recorded.
+    async fn live_otp_provider(
+        &self,
+        target: &OtpTarget,
+        now: OffsetDateTime,
+        max_attempts: i64,
+    ) -> StoreResult<Option<String>>;
+    /// For codes a provider checked itself: consumes the live code if `approved`, else counts a
+    /// wrong try.
+    async fn settle_otp(
+        &self,
+        target: &OtpTarget,
+        approved: bool,
+        now: OffsetDateTime,
+        max_attempts: i64,
+    ) -> StoreResult<OtpCheck>;
+}
+
+/// Sends SMS: our code through a messaging API, or the provider's own code (Twilio Verify).
+#[async_trait]
+pub trait SmsSender: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// True when the provider makes and checks the code itself; `code` is then ignored.
+    fn checks_codes(&self) -> bool {
+        false
+    }
+    async fn send_code(&self, to: &PhoneNumber, code: &str) -> anyhow::Result<()>;
+    /// Asks the provider whether `code` is right (only for providers that check codes).
+    async fn check_code(&self, _to: &PhoneNumber, _code: &str) -> anyhow::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// A message to one address.

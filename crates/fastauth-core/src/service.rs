@@ -12,6 +12,7 @@ use crate::password::PasswordHasher;
 use crate::permission::Permission;
 use crate::phone::Region;
 use crate::ports::{Blobs, Mailer, Store};
+use crate::sms::SmsChain;
 use crate::tokens::KeyRing;
 
 /// The rules' knobs, read from configuration once.
@@ -48,6 +49,7 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub blobs: Arc<dyn Blobs>,
     pub mailer: Arc<dyn Mailer>,
+    pub sms: Arc<SmsChain>,
     pub hasher: PasswordHasher,
     pub keys: Arc<KeyRing>,
     pub settings: Arc<CoreSettings>,

@@ -108,4 +108,64 @@ impl OtpStore for SqlStore {
             .map_err(|e| self.error(e))?;
         Ok(OtpCheck::Rejected)
     }
+
+    async fn set_otp_provider(&self, target: &OtpTarget, provider: &str, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(concat!("update otp_codes set provider = $6 where ", live_code!()))
+            .bind(&target.destination)
+            .bind(target.channel)
+            .bind(&target.client_id)
+            .bind(ms(now))
+            .bind(i64::MAX)
+            .bind(provider)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
+    async fn live_otp_provider(
+        &self,
+        target: &OtpTarget,
+        now: OffsetDateTime,
+        max_attempts: i64,
+    ) -> StoreResult<Option<String>> {
+        let provider: Option<Option<String>> = sqlx::query_scalar(concat!(
+            "select provider from otp_codes where ",
+            live_code!(),
+            " order by created_at desc limit 1"
+        ))
+        .bind(&target.destination)
+        .bind(target.channel)
+        .bind(&target.client_id)
+        .bind(ms(now))
+        .bind(max_attempts)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(provider.flatten())
+    }
+
+    async fn settle_otp(
+        &self,
+        target: &OtpTarget,
+        approved: bool,
+        now: OffsetDateTime,
+        max_attempts: i64,
+    ) -> StoreResult<OtpCheck> {
+        let sql = if approved {
+            concat!("update otp_codes set consumed_at = $4 where ", live_code!())
+        } else {
+            concat!("update otp_codes set attempts = attempts + 1 where ", live_code!())
+        };
+        let done = sqlx::query(sql)
+            .bind(&target.destination)
+            .bind(target.channel)
+            .bind(&target.client_id)
+            .bind(ms(now))
+            .bind(max_attempts)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(if approved && done.rows_affected() >= 1 { OtpCheck::Verified } else { OtpCheck::Rejected })
+    }
 }

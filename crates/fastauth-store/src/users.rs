@@ -250,6 +250,18 @@ impl UserStore for SqlStore {
         row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
     }
 
+    async fn mark_phone_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update users set phone_verified_at = $2, updated_at = $2 where id = $1 and phone_verified_at is null",
+        )
+        .bind(id.as_str())
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn mark_email_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {
         let done = sqlx::query(
             "update users set email_verified_at = $2, updated_at = $2 where id = $1 and email_verified_at is null",

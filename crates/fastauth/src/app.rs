@@ -22,6 +22,7 @@ use crate::config::{Config, ConfigError, KekSource};
 use crate::metrics::Metrics;
 use crate::notify::email::{LogMailer, SmtpMailer};
 use fastauth_core::ports::Mailer;
+use fastauth_core::sms::SmsChain;
 
 /// How long start-up waits for the database before giving up.
 const DATABASE_WAIT: Duration = Duration::from_secs(60);
@@ -76,7 +77,8 @@ impl App {
             None => Arc::new(LogMailer),
         };
         let blobs = Arc::new(ObjectBlobs::new(&config.uploads, &config.base_url).context("setting up image storage")?);
-        let core = Core { store, blobs: blobs.clone(), mailer, hasher, keys, settings: Arc::new(settings) };
+        let sms = Arc::new(SmsChain::new(crate::notify::sms::senders(&config.sms, &config.webhook_secrets)?));
+        let core = Core { store, blobs: blobs.clone(), mailer, sms, hasher, keys, settings: Arc::new(settings) };
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());

@@ -4,6 +4,7 @@
 mod env;
 mod http;
 mod passwords;
+pub mod sms;
 pub mod smtp;
 mod tokens;
 mod uploads;
@@ -34,6 +35,9 @@ pub struct Config {
     pub http: HttpConfig,
     pub uploads: UploadConfig,
     pub smtp: Option<smtp::SmtpConfig>,
+    pub sms: Vec<sms::SmsProvider>,
+    /// WEBHOOK_SECRET: signs the SMS webhook (and, later, event deliveries).
+    pub webhook_secrets: crate::signature::WebhookSecrets,
     /// Origins allowed as `base_url` of reset links (RESET_REDIRECT_ALLOWLIST).
     pub reset_origins: Vec<String>,
     /// EMAIL_TEMPLATE: the HTML, or a file holding it.
@@ -87,6 +91,10 @@ impl Config {
             http: HttpConfig::from_env(env, &base_url)?,
             uploads: UploadConfig::from_env(env)?,
             smtp: smtp::SmtpConfig::from_env(env)?,
+            sms: sms::from_env(env)?,
+            webhook_secrets: env
+                .parse_with("WEBHOOK_SECRET", crate::signature::WebhookSecrets::parse)?
+                .unwrap_or_default(),
             reset_origins: reset_origins(env, &base_url)?,
             reset_email_template: template(env, "EMAIL_TEMPLATE", "{set_new_password_link}")?,
             otp_email_template: template(env, "OTP_EMAIL_TEMPLATE", "{otp}")?,

@@ -10,6 +10,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod roles_file;
+pub mod signature;
 
 pub use app::App;
 pub use config::Config;

@@ -4,6 +4,8 @@ create table otp_codes (
     id text primary key,
     destination text not null,
     channel text not null,
+    -- The SMS provider that sent the code; a provider that checks its own codes verifies it.
+    provider text,
     client_id text not null,
     code_hash text not null,
     created_at bigint not null,

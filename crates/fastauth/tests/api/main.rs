@@ -15,5 +15,6 @@ mod otp;
 mod passwords;
 mod refresh;
 mod sessions;
+mod sms;
 mod tokens;
 mod uploads;

@@ -1,6 +1,7 @@
 //! `TestApp`: the production `App` on a fresh database, served over loopback HTTP.
 
 pub mod proxy;
+pub mod stub;
 
 use std::net::SocketAddr;
 

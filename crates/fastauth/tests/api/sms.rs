@@ -1,0 +1,202 @@
+//! Phone codes through each SMS provider, against stubs that check requests as the real APIs do.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::support::stub::{Recorded, Stub};
+use crate::support::{PASSWORD, TestApp, assert_problem, unique_email};
+
+/// A valid Indian mobile number no other test uses.
+fn unique_phone() -> String {
+    let digits: String = uuid::Uuid::new_v4().as_bytes()[..8].iter().map(|b| char::from(b'0' + b % 10)).collect();
+    format!("+9197{digits}")
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// Twilio's Messages API: basic auth, To/From/Body form fields, 201 with a message resource.
+fn twilio_messages(r: &Recorded) -> (u16, String) {
+    if r.header("authorization") != Some(basic("AC123", "twilio-token").as_str()) {
+        return (401, json!({"code": 20003, "message": "Authenticate", "status": 401}).to_string());
+    }
+    let form = r.form();
+    if r.method != "POST"
+        || r.path != "/2010-04-01/Accounts/AC123/Messages.json"
+        || ["To", "From", "Body"].iter().any(|f| !form.contains_key(*f))
+    {
+        return (400, json!({"code": 21604, "message": "A required parameter is missing", "status": 400}).to_string());
+    }
+    (201, json!({"sid": "SM1", "status": "queued", "to": form["To"]}).to_string())
+}
+
+fn code_of(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).expect("a 6-digit code").to_owned()
+}
+
+async fn signed_up_with_phone(app: &TestApp) -> (String, String) {
+    let phone = unique_phone();
+    let body = json!({"firstname": "Sam", "lastname": "Sms", "email": unique_email(), "phone_number": phone, "password": PASSWORD});
+    let res = app.post("/signup", body).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.expect("json")["user_id"].as_str().expect("id").to_owned();
+    (phone, id)
+}
+
+#[tokio::test]
+async fn twilio_messages_carry_our_code_to_registered_numbers_only() {
+    let stub = Stub::start(twilio_messages).await;
+    let vars = [
+        ("SMS_PROVIDER", "twilio"),
+        ("TWILIO_ACCOUNT_SID", "AC123"),
+        ("TWILIO_AUTH_TOKEN", "twilio-token"),
+        ("TWILIO_FROM", "+15005550006"),
+        ("TWILIO_API_BASE", stub.url.as_str()),
+    ];
+    let app = TestApp::spawn_with(&vars).await;
+    let (phone, id) = signed_up_with_phone(&app).await;
+    let res = app.post("/request-otp-phone", json!({"phone_number": phone})).await;
+    assert_eq!(res.status(), 202);
+    let known: Value = res.json().await.expect("json");
+    let sent = stub.requests();
+    assert_eq!(sent.len(), 1);
+    let form = sent[0].form();
+    assert_eq!((form["To"].as_str(), form["From"].as_str()), (phone.as_str(), "+15005550006"));
+    let code = code_of(&form["Body"]);
+    let res = app.post("/verify-otp-phone", json!({"phone_number": phone, "otp": code})).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!((body["status"].as_i64(), body["results"]["uuid"].as_str()), (Some(200), Some(id.as_str())));
+    assert!(body["results"]["access_token"].is_string() && body["results"]["refresh_token"].is_string());
+
+    let stranger = unique_phone();
+    let res = app.post("/request-otp-phone", json!({"phone_number": stranger})).await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.json::<Value>().await.expect("json"), known, "the same answer for unregistered numbers");
+    assert_eq!(stub.requests().len(), 1, "and no SMS");
+    assert_problem(
+        app.post("/verify-otp-phone", json!({"phone_number": stranger, "otp": "123456"})).await,
+        401,
+        "invalid_otp",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_provider_refusing_our_credentials_is_503_delivery_failed() {
+    let stub = Stub::start(twilio_messages).await;
+    let vars = [
+        ("SMS_PROVIDER", "twilio"),
+        ("TWILIO_ACCOUNT_SID", "AC123"),
+        ("TWILIO_AUTH_TOKEN", "wrong"),
+        ("TWILIO_FROM", "+15005550006"),
+        ("TWILIO_API_BASE", stub.url.as_str()),
+    ];
+    let app = TestApp::spawn_with(&vars).await;
+    let res = app.post("/request-otp-mobile", json!({"phone_number": unique_phone()})).await;
+    assert_problem(res, 503, "delivery_failed").await;
+    assert_eq!(stub.requests()[0].header("authorization"), Some(basic("AC123", "wrong").as_str()));
+}
+
+#[tokio::test]
+async fn twilio_verify_makes_and_checks_the_code_and_mobile_sign_in_creates_a_passwordless_user() {
+    let stub = Stub::start(|r: &Recorded| {
+        if r.header("authorization") != Some(basic("AC123", "twilio-token").as_str()) {
+            return (401, json!({"code": 20003, "status": 401}).to_string());
+        }
+        let form = r.form();
+        match r.path.as_str() {
+            "/v2/Services/VA9/Verifications"
+                if form.get("Channel").map(String::as_str) == Some("sms") && form.contains_key("To") =>
+            {
+                (201, json!({"sid": "VE1", "status": "pending", "to": form["To"]}).to_string())
+            }
+            "/v2/Services/VA9/VerificationCheck" if form.contains_key("To") => {
+                let approved = form.get("Code").map(String::as_str) == Some("424242");
+                (200, json!({"status": if approved { "approved" } else { "pending" }}).to_string())
+            }
+            _ => (404, json!({"code": 20404, "status": 404}).to_string()),
+        }
+    })
+    .await;
+    let vars = [
+        ("SMS_PROVIDER", "twilio-verify"),
+        ("TWILIO_ACCOUNT_SID", "AC123"),
+        ("TWILIO_AUTH_TOKEN", "twilio-token"),
+        ("TWILIO_SERVICE_ID", "VA9"),
+        ("TWILIO_API_BASE", stub.url.as_str()),
+    ];
+    let app = TestApp::spawn_with(&vars).await;
+    let phone = unique_phone();
+    assert_eq!(app.post("/request-otp-mobile", json!({"phone_number": phone})).await.status(), 202);
+    assert_eq!(stub.requests()[0].form()["To"], phone);
+    assert_problem(
+        app.post("/verify-otp-mobile", json!({"phone_number": phone, "otp": "111111"})).await,
+        401,
+        "invalid_otp",
+    )
+    .await;
+    let res = app.post("/verify-otp-mobile", json!({"phone_number": phone, "otp": "424242"})).await;
+    assert_eq!(res.status(), 200);
+    let first: Value = res.json().await.expect("json");
+    assert_eq!(first["results"]["new_user"], true);
+    let checks: Vec<_> = stub.requests().into_iter().filter(|r| r.path.ends_with("VerificationCheck")).collect();
+    assert_eq!(checks.last().expect("check").form()["Code"], "424242");
+    let again = app
+        .app
+        .core
+        .store
+        .find_user_by_phone(&fastauth_core::phone::PhoneNumber::parse(&phone, None).expect("phone"))
+        .await
+        .expect("q")
+        .expect("created");
+    assert!(again.phone_verified_at.is_some() && again.password_hash.is_none());
+    assert_eq!(again.id.to_string(), first["results"]["uuid"].as_str().expect("uuid"));
+}
+
+#[tokio::test]
+async fn a_failing_provider_fails_over_to_the_next_and_the_webhook_is_signed() {
+    let stub = Stub::start(|r: &Recorded| match r.path.as_str() {
+        "/v1/KSID/messages" => (500, json!({"error": "down"}).to_string()),
+        "/sms-hook" => (200, "{}".to_owned()),
+        _ => (404, "{}".to_owned()),
+    })
+    .await;
+    let hook = format!("{}/sms-hook", stub.url);
+    let vars = [
+        ("SMS_PROVIDER", "kaleyra,webhook"),
+        ("SSO_KALEYRA_API_KEY", "kal-key"),
+        ("SSO_KALEYRA_SID", "KSID"),
+        ("SENDER_ID", "FSTATH"),
+        ("TEMPLATE_ID", "1107"),
+        ("MESSAGE_TEMPLATE", "Your code is {otp} - fastauth"),
+        ("KALEYRA_API_BASE", stub.url.as_str()),
+        ("SMS_WEBHOOK_URL", hook.as_str()),
+        ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ];
+    let app = TestApp::spawn_with(&vars).await;
+    let phone = unique_phone();
+    assert_eq!(app.post("/request-otp-mobile", json!({"phone_number": phone})).await.status(), 202);
+    let sent = stub.requests();
+    assert_eq!(sent.len(), 2);
+    let kaleyra = sent[0].form();
+    assert_eq!(sent[0].header("api-key"), Some("kal-key"));
+    assert_eq!(
+        (kaleyra["to"].as_str(), kaleyra["sender"].as_str(), kaleyra["template_id"].as_str()),
+        (phone.as_str(), "FSTATH", "1107")
+    );
+    assert!(kaleyra["body"].starts_with("Your code is "));
+    let webhook: Value = serde_json::from_str(&sent[1].body).expect("json");
+    assert_eq!(webhook["to"], phone);
+    let signature = sent[1].header("webhook-signature").expect("signed");
+    let (id, ts) = (sent[1].header("webhook-id").expect("id"), sent[1].header("webhook-timestamp").expect("ts"));
+    let expected = fastauth::signature::WebhookSecrets::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .expect("secret")
+        .headers(id, ts.parse().expect("ts"), sent[1].body.as_bytes());
+    assert_eq!(signature, expected[2].1);
+    let code = webhook["code"].as_str().expect("code");
+    let res = app.post("/verify-otp-mobile", json!({"phone_number": phone, "otp": code})).await;
+    assert_eq!(res.status(), 200, "the code sent by the second provider verifies");
+}
