@@ -121,6 +121,8 @@ pub enum Error {
     EmailNotVerified,
     #[error("the file is not a JPEG, PNG, GIF, WebP or AVIF image")]
     UnsupportedMediaType,
+    #[error("SMS to this number cannot be sent now")]
+    SmsLimit { retry_after: Duration },
     #[error("the code is wrong, used or expired")]
     InvalidOtp,
     #[error("the current password is wrong")]

@@ -155,6 +155,7 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<(), Error> {
         self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        self.check_sms_guards(phone, meta).await?;
         let known = self.store.find_user_by_phone(phone).await?.is_some_and(|u| u.status == UserStatus::Active);
         let sends = known || flow == PhoneFlow::Mobile;
         let target = Self::phone_target(phone, client);
@@ -177,6 +178,30 @@ impl Core {
             self.store.set_otp_provider(&target, provider, meta.now).await?;
         }
         Ok(())
+    }
+
+    /// SMS-pumping guards, checked alike for every number: 429 `sms_limit` and an audit event.
+    async fn check_sms_guards(&self, phone: &PhoneNumber, meta: &RequestMeta) -> Result<(), Error> {
+        let s = &self.settings;
+        let hour = time::Duration::HOUR;
+        let reason =
+            if s.sms_countries.as_ref().is_some_and(|allowed| phone.region().is_none_or(|r| !allowed.contains(&r))) {
+                Some("country")
+            } else if let Some(limit) = s.sms_daily_limit
+                && self.store.count_sms_sent(meta.now - time::Duration::DAY, None).await? >= limit
+            {
+                Some("daily_limit")
+            } else if let Some(limit) = s.sms_prefix_hourly_limit
+                && self.store.count_sms_sent(meta.now - hour, Some(&phone.prefix())).await? >= limit
+            {
+                Some("prefix_hourly_limit")
+            } else {
+                None
+            };
+        let Some(reason) = reason else { return Ok(()) };
+        let details = serde_json::json!({ "reason": reason, "prefix": phone.prefix() });
+        self.audit("sms.limit_hit", meta, None, None, details).await;
+        Err(Error::SmsLimit { retry_after: std::time::Duration::from_secs(3600) })
     }
 
     /// Checks an SMS code (with the provider when it made the code) and signs in; `Mobile`

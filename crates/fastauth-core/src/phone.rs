@@ -34,6 +34,18 @@ impl PhoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The number's region, if libphonenumber can tell.
+    pub fn region(&self) -> Option<Region> {
+        phonenumber::parse(None, &self.0).ok().and_then(|n| n.country().id())
+    }
+
+    /// The calling code and the next three digits (`+91987`): the unit SMS-pumping limits count.
+    pub fn prefix(&self) -> String {
+        let code = phonenumber::parse(None, &self.0).map(|n| n.code().value().to_string()).unwrap_or_default();
+        let rest = self.0.get(1 + code.len()..).unwrap_or_default();
+        format!("+{code}{}", rest.get(..3).unwrap_or(rest))
+    }
 }
 
 impl fmt::Display for PhoneNumber {
@@ -53,5 +65,7 @@ mod tests {
         assert_eq!(e164("099999 88888", Some(Region::IN)), Some("+919999988888".into()));
         assert_eq!(e164("9999988888", None), None);
         assert_eq!(e164("+1555", None), None);
+        let number = PhoneNumber::parse("+919876543210", None).expect("valid");
+        assert_eq!((number.region(), number.prefix().as_str()), (Some(Region::IN), "+91987"));
     }
 }

@@ -209,6 +209,8 @@ pub trait OtpStore: Send + Sync {
         now: OffsetDateTime,
         max_attempts: i64,
     ) -> StoreResult<OtpCheck>;
+    /// SMS actually sent since `since`, to numbers starting with `prefix` if given.
+    async fn count_sms_sent(&self, since: OffsetDateTime, prefix: Option<&str>) -> StoreResult<i64>;
     /// Records which SMS provider sent the live code.
     async fn set_otp_provider(&self, target: &OtpTarget, provider: &str, now: OffsetDateTime) -> StoreResult<()>;
     /// The provider that sent the live code, if there is a live code and it was recorded.

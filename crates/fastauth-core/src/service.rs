@@ -39,6 +39,10 @@ pub struct CoreSettings {
     pub otp_ttl: Duration,
     /// OTP_EMAIL_TEMPLATE: HTML with `{otp}`; the built-in one when `None`.
     pub otp_email_template: Option<String>,
+    /// SMS-pumping guards: allowed regions (`None`: all), SMS per day in total, per prefix per hour.
+    pub sms_countries: Option<Vec<Region>>,
+    pub sms_daily_limit: Option<i64>,
+    pub sms_prefix_hourly_limit: Option<i64>,
     /// The key codes are hashed with (derived from the key-encryption key or SECRET_KEY).
     pub otp_key: Vec<u8>,
 }

@@ -109,6 +109,17 @@ impl OtpStore for SqlStore {
         Ok(OtpCheck::Rejected)
     }
 
+    async fn count_sms_sent(&self, since: OffsetDateTime, prefix: Option<&str>) -> StoreResult<i64> {
+        // Prefixes are digits after a `+`, so they need no LIKE escaping.
+        let pattern = prefix.map_or_else(|| "%".to_owned(), |p| format!("{p}%"));
+        sqlx::query_scalar("select count(*) from otp_codes where channel = 'sms' and provider is not null and created_at > $1 and destination like $2")
+            .bind(ms(since))
+            .bind(pattern)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
     async fn set_otp_provider(&self, target: &OtpTarget, provider: &str, now: OffsetDateTime) -> StoreResult<()> {
         sqlx::query(concat!("update otp_codes set provider = $6 where ", live_code!()))
             .bind(&target.destination)

@@ -69,6 +69,9 @@ impl App {
             otp_ttl: time::Duration::minutes(i64::from(config.otp_minutes)),
             otp_email_template: config.otp_email_template.clone(),
             otp_key,
+            sms_countries: config.sms_guards.countries.clone(),
+            sms_daily_limit: config.sms_guards.daily_limit,
+            sms_prefix_hourly_limit: config.sms_guards.prefix_hourly_limit,
         };
         let mailer: Arc<dyn Mailer> = match &config.smtp {
             Some(smtp) => Arc::new(

@@ -36,6 +36,7 @@ pub struct Config {
     pub uploads: UploadConfig,
     pub smtp: Option<smtp::SmtpConfig>,
     pub sms: Vec<sms::SmsProvider>,
+    pub sms_guards: sms::SmsGuards,
     /// WEBHOOK_SECRET: signs the SMS webhook (and, later, event deliveries).
     pub webhook_secrets: crate::signature::WebhookSecrets,
     /// Origins allowed as `base_url` of reset links (RESET_REDIRECT_ALLOWLIST).
@@ -68,6 +69,10 @@ pub enum LogFormat {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let phone_region = env.parse_with("DEFAULT_PHONE_REGION", |v| {
+            v.to_uppercase().parse::<Region>().map_err(|_| "is not an ISO region code such as IN or US".into())
+        })?;
+        let sms_providers = sms::from_env(env)?;
         let database = DatabaseConfig {
             url: env.get("DATABASE_URL", "sqlite://data/fastauth.db".to_owned())?,
             max_connections: env.get_in("DATABASE_MAX_CONNECTIONS", 16, 1..=1000)?,
@@ -91,7 +96,8 @@ impl Config {
             http: HttpConfig::from_env(env, &base_url)?,
             uploads: UploadConfig::from_env(env)?,
             smtp: smtp::SmtpConfig::from_env(env)?,
-            sms: sms::from_env(env)?,
+            sms_guards: sms::guards_from_env(env, &sms_providers, phone_region)?,
+            sms: sms_providers,
             webhook_secrets: env
                 .parse_with("WEBHOOK_SECRET", crate::signature::WebhookSecrets::parse)?
                 .unwrap_or_default(),
@@ -100,9 +106,7 @@ impl Config {
             otp_email_template: template(env, "OTP_EMAIL_TEMPLATE", "{otp}")?,
             admin: admin_from_env(env)?,
             require_email_verification: env.bool("REQUIRE_EMAIL_VERIFICATION", false)?,
-            phone_region: env.parse_with("DEFAULT_PHONE_REGION", |v| {
-                v.to_uppercase().parse::<Region>().map_err(|_| "is not an ISO region code such as IN or US".into())
-            })?,
+            phone_region,
             otp_minutes: env.get_in("OTP_EXPIRATION_TIME", 10, 1..=1440)?,
             log_format: env.parse_with("LOG_FORMAT", |v| match v {
                 "pretty" => Ok(LogFormat::Pretty),
@@ -207,6 +211,13 @@ mod tests {
         assert_eq!(var(&[("TRUSTED_PROXIES", "10.0.0.0/99")]), "TRUSTED_PROXIES");
         assert_eq!(var(&[("REQUIRE_EMAIL_VERIFICATION", "maybe")]), "REQUIRE_EMAIL_VERIFICATION");
         assert_eq!(var(&[("BASE_URL", "auth.example.com")]), "BASE_URL");
+        assert_eq!(
+            var(&[("SMS_PROVIDER", "webhook"), ("SMS_WEBHOOK_URL", "https://h.example.com")]),
+            "SMS_ALLOWED_COUNTRIES"
+        );
+        assert_eq!(var(&[("SMS_PROVIDER", "twilio")]), "TWILIO_ACCOUNT_SID");
+        assert_eq!(var(&[("SMS_PROVIDER", "carrier-pigeon")]), "SMS_PROVIDER");
+        assert_eq!(var(&[("SMTP_HOST", "mail.example.com")]), "SMTP_FROM");
     }
 
     #[test]

@@ -91,3 +91,53 @@ pub fn from_env(env: &Env) -> Result<Vec<SmsProvider>, ConfigError> {
         })
         .collect()
 }
+
+/// The SMS-pumping guards, with the defaults SPEC gives once a real provider is configured.
+#[derive(Debug, Clone, Default)]
+pub struct SmsGuards {
+    pub countries: Option<Vec<fastauth_core::phone::Region>>,
+    pub daily_limit: Option<i64>,
+    pub prefix_hourly_limit: Option<i64>,
+}
+
+pub fn guards_from_env(
+    env: &Env,
+    providers: &[SmsProvider],
+    default_region: Option<fastauth_core::phone::Region>,
+) -> Result<SmsGuards, ConfigError> {
+    let real = providers.iter().any(|p| !p.is_log());
+    let countries = match env.list("SMS_ALLOWED_COUNTRIES") {
+        Some(list) if list.iter().any(|c| c.eq_ignore_ascii_case("all")) => None,
+        Some(list) => Some(
+            list.iter()
+                .map(|c| {
+                    c.to_uppercase().parse().map_err(|_| {
+                        ConfigError::new("SMS_ALLOWED_COUNTRIES", format!("has {c:?}, not an ISO region code"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None if real => match default_region {
+            Some(region) => Some(vec![region]),
+            None => {
+                return Err(ConfigError::new(
+                    "SMS_ALLOWED_COUNTRIES",
+                    "must be set (or DEFAULT_PHONE_REGION) when SMS_PROVIDER sends real SMS; `all` allows every country",
+                ));
+            }
+        },
+        None => None,
+    };
+    let limit = |var: &str, default: Option<i64>| -> Result<Option<i64>, ConfigError> {
+        match env.raw(var) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("unlimited") => Ok(None),
+            Some(_) => env.get_in(var, 0i64, 1..=100_000_000).map(Some),
+        }
+    };
+    Ok(SmsGuards {
+        countries,
+        daily_limit: limit("SMS_DAILY_LIMIT", real.then_some(1000))?,
+        prefix_hourly_limit: limit("SMS_PREFIX_HOURLY_LIMIT", None)?,
+    })
+}

@@ -58,6 +58,7 @@ impl ApiError {
             Error::UnknownClient => (StatusCode::BAD_REQUEST, "unknown_client"),
             Error::AmbiguousCredentials => (StatusCode::BAD_REQUEST, "ambiguous_credentials"),
             Error::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            Error::SmsLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "sms_limit"),
             Error::InvalidOtp => (StatusCode::UNAUTHORIZED, "invalid_otp"),
             Error::InvalidCurrentPassword => (StatusCode::BAD_REQUEST, "invalid_current_password"),
             Error::PasswordReused => (StatusCode::BAD_REQUEST, "password_reused"),
@@ -85,7 +86,9 @@ impl IntoResponse for ApiError {
                 vec![FieldError::new(c.field(), "is already registered")],
                 None,
             ),
-            Error::RateLimited { retry_after } => (self.0.to_string(), vec![], Some(*retry_after)),
+            Error::RateLimited { retry_after } | Error::SmsLimit { retry_after } => {
+                (self.0.to_string(), vec![], Some(*retry_after))
+            }
             Error::Overloaded | Error::Unavailable | Error::DeliveryFailed => {
                 (self.0.to_string(), vec![], Some(Duration::from_secs(1)))
             }

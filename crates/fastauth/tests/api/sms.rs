@@ -49,6 +49,7 @@ async fn signed_up_with_phone(app: &TestApp) -> (String, String) {
 async fn twilio_messages_carry_our_code_to_registered_numbers_only() {
     let stub = Stub::start(twilio_messages).await;
     let vars = [
+        ("DEFAULT_PHONE_REGION", "IN"),
         ("SMS_PROVIDER", "twilio"),
         ("TWILIO_ACCOUNT_SID", "AC123"),
         ("TWILIO_AUTH_TOKEN", "twilio-token"),
@@ -88,6 +89,7 @@ async fn twilio_messages_carry_our_code_to_registered_numbers_only() {
 async fn a_provider_refusing_our_credentials_is_503_delivery_failed() {
     let stub = Stub::start(twilio_messages).await;
     let vars = [
+        ("DEFAULT_PHONE_REGION", "IN"),
         ("SMS_PROVIDER", "twilio"),
         ("TWILIO_ACCOUNT_SID", "AC123"),
         ("TWILIO_AUTH_TOKEN", "wrong"),
@@ -122,6 +124,7 @@ async fn twilio_verify_makes_and_checks_the_code_and_mobile_sign_in_creates_a_pa
     })
     .await;
     let vars = [
+        ("DEFAULT_PHONE_REGION", "IN"),
         ("SMS_PROVIDER", "twilio-verify"),
         ("TWILIO_ACCOUNT_SID", "AC123"),
         ("TWILIO_AUTH_TOKEN", "twilio-token"),
@@ -166,6 +169,7 @@ async fn a_failing_provider_fails_over_to_the_next_and_the_webhook_is_signed() {
     .await;
     let hook = format!("{}/sms-hook", stub.url);
     let vars = [
+        ("DEFAULT_PHONE_REGION", "IN"),
         ("SMS_PROVIDER", "kaleyra,webhook"),
         ("SSO_KALEYRA_API_KEY", "kal-key"),
         ("SSO_KALEYRA_SID", "KSID"),
@@ -199,4 +203,48 @@ async fn a_failing_provider_fails_over_to_the_next_and_the_webhook_is_signed() {
     let code = webhook["code"].as_str().expect("code");
     let res = app.post("/verify-otp-mobile", json!({"phone_number": phone, "otp": code})).await;
     assert_eq!(res.status(), 200, "the code sent by the second provider verifies");
+}
+
+async fn webhook_app(stub: &Stub, extra: &[(&str, &str)]) -> TestApp {
+    let hook = format!("{}/hook", stub.url);
+    let mut vars =
+        vec![("SMS_PROVIDER", "webhook"), ("SMS_WEBHOOK_URL", hook.as_str()), ("DEFAULT_PHONE_REGION", "IN")];
+    vars.extend_from_slice(extra);
+    TestApp::spawn_with(&vars).await
+}
+
+#[tokio::test]
+async fn sms_outside_the_allowed_countries_is_refused_and_audited() {
+    let stub = Stub::start(|_: &Recorded| (200, "{}".to_owned())).await;
+    let app = webhook_app(&stub, &[]).await;
+    let res = app.post("/request-otp-mobile", json!({"phone_number": "+14155552671"})).await;
+    let retry = res.headers().get("retry-after").is_some();
+    assert_problem(res, 429, "sms_limit").await;
+    assert!(retry);
+    assert!(stub.requests().is_empty(), "nothing was sent");
+    let hits = app.app.core.audit_events(None, Some("sms.limit_hit"), 10).await.expect("audit");
+    assert_eq!(hits[0].details["reason"], "country");
+    assert_eq!(app.post("/request-otp-mobile", json!({"phone_number": unique_phone()})).await.status(), 202);
+}
+
+#[tokio::test]
+async fn the_daily_and_per_prefix_limits_stop_sending() {
+    let stub = Stub::start(|_: &Recorded| (200, "{}".to_owned())).await;
+    let app = webhook_app(&stub, &[("SMS_PREFIX_HOURLY_LIMIT", "1")]).await;
+    let same_prefix = |last: u32| format!("+9197000{last:05}");
+    assert_eq!(app.post("/request-otp-mobile", json!({"phone_number": same_prefix(1)})).await.status(), 202);
+    assert_problem(app.post("/request-otp-mobile", json!({"phone_number": same_prefix(2)})).await, 429, "sms_limit")
+        .await;
+    assert_eq!(
+        app.post("/request-otp-mobile", json!({"phone_number": "+919812300001"})).await.status(),
+        202,
+        "another prefix still works"
+    );
+
+    let daily = webhook_app(&stub, &[("SMS_DAILY_LIMIT", "2")]).await;
+    for _ in 0..2 {
+        assert_eq!(daily.post("/request-otp-mobile", json!({"phone_number": unique_phone()})).await.status(), 202);
+    }
+    assert_problem(daily.post("/request-otp-mobile", json!({"phone_number": unique_phone()})).await, 429, "sms_limit")
+        .await;
 }
