@@ -146,6 +146,8 @@ pub struct Session {
     pub revoked_at: Option<OffsetDateTime>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// Opened by an OTP test identity: tokens say `test` and grant no more than DEFAULT_ROLE.
+    pub test_identity: bool,
 }
 
 impl Session {
@@ -166,6 +168,7 @@ pub struct NewSession {
     pub absolute_expires_at: OffsetDateTime,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub test_identity: bool,
 }
 
 /// What presenting a refresh token did.

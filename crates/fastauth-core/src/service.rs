@@ -43,8 +43,26 @@ pub struct CoreSettings {
     pub sms_countries: Option<Vec<Region>>,
     pub sms_daily_limit: Option<i64>,
     pub sms_prefix_hourly_limit: Option<i64>,
+    /// OTP_TEST_NUMBERS: fixed codes for app-store review.
+    pub test_identities: Vec<TestIdentity>,
     /// The key codes are hashed with (derived from the key-encryption key or SECRET_KEY).
     pub otp_key: Vec<u8>,
+}
+
+/// A phone number with a fixed code (OTP_TEST_NUMBERS), for one app or all, until a date.
+#[derive(Clone)]
+pub struct TestIdentity {
+    pub phone: crate::phone::PhoneNumber,
+    pub code: crate::secret::Secret,
+    pub app: Option<crate::ids::ClientId>,
+    /// Valid through this day (UTC); past it the number behaves as any other.
+    pub until: Option<time::Date>,
+}
+
+impl std::fmt::Debug for TestIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TestIdentity({}, app {:?}, until {:?})", self.phone, self.app, self.until)
+    }
 }
 
 /// The use cases. Handlers call one method per request.

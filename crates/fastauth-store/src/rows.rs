@@ -74,7 +74,7 @@ pub(crate) fn role(row: &AnyRow) -> Result<Role, sqlx::Error> {
 macro_rules! session_columns {
     () => {
         "id, user_id, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, revoked_at, \
-         user_agent, ip"
+         user_agent, ip, test_identity"
     };
 }
 pub(crate) use session_columns;
@@ -91,6 +91,7 @@ pub(crate) fn session(row: &AnyRow) -> Result<Session, sqlx::Error> {
         revoked_at: opt_time(row, "revoked_at")?,
         user_agent: row.try_get("user_agent")?,
         ip: row.try_get("ip")?,
+        test_identity: row.try_get::<i64, _>("test_identity")? != 0,
     })
 }
 

@@ -36,7 +36,7 @@ impl SessionStore for SqlStore {
         let mut tx = self.begin().await?;
         let row = sqlx::query(concat!(
             "insert into sessions (id, user_id, client_id, created_at, last_used_at, idle_expires_at, \
-             absolute_expires_at, user_agent, ip) values ($1, $2, $3, $4, $4, $5, $6, $7, $8) returning ",
+             absolute_expires_at, user_agent, ip, test_identity) values ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9) returning ",
             session_columns!()
         ))
         .bind(s.id.as_str())
@@ -47,6 +47,7 @@ impl SessionStore for SqlStore {
         .bind(ms(s.absolute_expires_at))
         .bind(s.user_agent.as_deref())
         .bind(s.ip.as_deref())
+        .bind(i64::from(s.test_identity))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;

@@ -72,6 +72,7 @@ impl App {
             sms_countries: config.sms_guards.countries.clone(),
             sms_daily_limit: config.sms_guards.daily_limit,
             sms_prefix_hourly_limit: config.sms_guards.prefix_hourly_limit,
+            test_identities: config.test_identities.clone(),
         };
         let mailer: Arc<dyn Mailer> = match &config.smtp {
             Some(smtp) => Arc::new(

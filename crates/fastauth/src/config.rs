@@ -37,6 +37,7 @@ pub struct Config {
     pub smtp: Option<smtp::SmtpConfig>,
     pub sms: Vec<sms::SmsProvider>,
     pub sms_guards: sms::SmsGuards,
+    pub test_identities: Vec<fastauth_core::service::TestIdentity>,
     /// WEBHOOK_SECRET: signs the SMS webhook (and, later, event deliveries).
     pub webhook_secrets: crate::signature::WebhookSecrets,
     /// Origins allowed as `base_url` of reset links (RESET_REDIRECT_ALLOWLIST).
@@ -97,6 +98,12 @@ impl Config {
             uploads: UploadConfig::from_env(env)?,
             smtp: smtp::SmtpConfig::from_env(env)?,
             sms_guards: sms::guards_from_env(env, &sms_providers, phone_region)?,
+            test_identities: sms::test_identities(
+                env,
+                &sms_providers,
+                phone_region,
+                time::OffsetDateTime::now_utc().date(),
+            )?,
             sms: sms_providers,
             webhook_secrets: env
                 .parse_with("WEBHOOK_SECRET", crate::signature::WebhookSecrets::parse)?
@@ -218,6 +225,20 @@ mod tests {
         assert_eq!(var(&[("SMS_PROVIDER", "twilio")]), "TWILIO_ACCOUNT_SID");
         assert_eq!(var(&[("SMS_PROVIDER", "carrier-pigeon")]), "SMS_PROVIDER");
         assert_eq!(var(&[("SMTP_HOST", "mail.example.com")]), "SMTP_FROM");
+        let real =
+            [("SMS_PROVIDER", "webhook"), ("SMS_WEBHOOK_URL", "https://h.example.com"), ("DEFAULT_PHONE_REGION", "IN")];
+        let with = |entry: &str| {
+            let mut vars = real.to_vec();
+            vars.push(("OTP_TEST_NUMBERS", entry));
+            config(&vars).map(|_| ())
+        };
+        assert_eq!(with("+919999988888:123456").expect_err("no date").var, "OTP_TEST_NUMBERS");
+        assert_eq!(with("+919999988888:123456:2999-01-01").expect_err("too far").var, "OTP_TEST_NUMBERS");
+        assert_eq!(with("+919999988888:12345").expect_err("short code").var, "OTP_TEST_NUMBERS");
+        let soon = (time::OffsetDateTime::now_utc() + time::Duration::days(10)).date().to_string();
+        assert!(with(&format!("+919999988888:123456@mobile:{soon}")).is_ok());
+        let err = with("+919999988888:987654").expect_err("no date");
+        assert!(!err.problem.contains("987654"), "the code never appears in errors");
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Core {
         if user.status != UserStatus::Active {
             return Err(Error::InvalidToken);
         }
-        let roles = self.store.roles_of_user(&user.id, &session.client_id).await?;
+        let roles = self.session_roles(&user, &session).await?;
         let permissions = roles.iter().flat_map(|r| r.permissions.iter().map(String::as_str)).collect();
         Ok(Caller { user, session_id, client_id: session.client_id, roles, permissions, claims })
     }

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::ids::{ClientId, RoleId, SessionId, UserId};
-use crate::model::{NewSession, Role, User};
+use crate::model::{NewSession, Role, Session, User};
 use crate::secret::Secret;
 use crate::service::{Core, RequestMeta};
 use crate::tokens::{AccessClaims, opaque};
@@ -29,6 +29,17 @@ impl Core {
         client: &ClientId,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens, Error> {
+        self.open_session_as(user, client, meta, false).await
+    }
+
+    /// Like `open_session`; a test identity's session grants no more than DEFAULT_ROLE.
+    pub(crate) async fn open_session_as(
+        &self,
+        user: &User,
+        client: &ClientId,
+        meta: &RequestMeta,
+        test_identity: bool,
+    ) -> Result<IssuedTokens, Error> {
         let (refresh_token, refresh_hash) = opaque::generate();
         let s = &self.settings;
         let absolute = meta.now + s.session_max_age;
@@ -42,30 +53,41 @@ impl Core {
             absolute_expires_at: absolute,
             user_agent: meta.user_agent.as_ref().map(|ua| ua.chars().take(256).collect()),
             ip: meta.ip.clone(),
+            test_identity,
         };
         let session = self.store.create_session(&session, s.max_sessions_per_user).await?;
-        self.mint(user, client, &session.id, refresh_token, meta.now).await
+        self.mint(user, &session, refresh_token, meta.now).await
     }
 
-    /// Signs an access token carrying the user's live roles in `client`.
+    /// Signs an access token carrying the user's live roles in the session's app.
     pub(crate) async fn mint(
         &self,
         user: &User,
-        client: &ClientId,
-        session: &SessionId,
+        session: &Session,
         refresh_token: Secret,
         now: OffsetDateTime,
     ) -> Result<IssuedTokens, Error> {
-        let roles = self.store.roles_of_user(&user.id, client).await?;
-        let claims = self.claims(user, client, session, &roles, now);
+        let roles = self.session_roles(user, session).await?;
+        let mut claims = self.claims(user, &session.client_id, &session.id, &roles, now);
+        claims.test = session.test_identity;
         Ok(IssuedTokens {
             access_token: self.keys.sign(&claims)?,
             refresh_token,
             expires_in: self.settings.access_ttl.whole_seconds(),
             user_id: user.id.clone(),
             role_ids: claims.role_ids,
-            session_id: session.clone(),
+            session_id: session.id.clone(),
         })
+    }
+
+    /// The user's live roles in the session's app; a test identity's session keeps only
+    /// DEFAULT_ROLE, whatever an admin assigned.
+    pub(crate) async fn session_roles(&self, user: &User, session: &Session) -> Result<Vec<Role>, Error> {
+        let mut roles = self.store.roles_of_user(&user.id, &session.client_id).await?;
+        if session.test_identity {
+            roles.retain(|r| r.application.is_none() && r.role_name == self.settings.default_role);
+        }
+        Ok(roles)
     }
 
     fn claims(

@@ -21,7 +21,7 @@ impl Core {
                 let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
                     return Err(Error::InvalidRefreshToken);
                 };
-                self.mint(&user, &session.client_id, &session.id, new_token, meta.now).await
+                self.mint(&user, &session, new_token, meta.now).await
             }
             Rotation::Reused { session_id, user_id, rotated_at } => {
                 if meta.now - rotated_at > self.settings.refresh_grace

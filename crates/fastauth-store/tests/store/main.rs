@@ -89,6 +89,7 @@ fn new_session(user: &UserId, hash: &str, now: OffsetDateTime) -> NewSession {
         absolute_expires_at: now + Duration::days(30),
         user_agent: Some("test".into()),
         ip: Some("127.0.0.1".into()),
+        test_identity: false,
     }
 }
 

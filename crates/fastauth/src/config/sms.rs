@@ -141,3 +141,51 @@ pub fn guards_from_env(
         prefix_hourly_limit: limit("SMS_PREFIX_HOURLY_LIMIT", None)?,
     })
 }
+
+/// OTP_TEST_NUMBERS: `NUMBER:CODE[@APP][:YYYY-MM-DD]`, comma-separated. With a real provider each
+/// needs an end date at most 180 days ahead, so a forgotten review number cannot live forever.
+pub fn test_identities(
+    env: &Env,
+    providers: &[SmsProvider],
+    region: Option<fastauth_core::phone::Region>,
+    today: time::Date,
+) -> Result<Vec<fastauth_core::service::TestIdentity>, ConfigError> {
+    let bad = |entry: &str, why: &str| ConfigError::new("OTP_TEST_NUMBERS", format!("entry {entry:?}: {why}"));
+    let real = providers.iter().any(|p| !p.is_log());
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    let mut out = Vec::new();
+    for entry in env.list("OTP_TEST_NUMBERS").unwrap_or_default() {
+        // The entry is echoed only up to the number: the code is a secret.
+        let shown = entry.split(':').next().unwrap_or_default().to_owned();
+        let mut parts = entry.split(':');
+        let number = parts.next().unwrap_or_default();
+        let code_app = parts.next().ok_or_else(|| bad(&shown, "needs NUMBER:CODE"))?;
+        let until = parts
+            .next()
+            .map(|d| time::Date::parse(d, date_format).map_err(|_| bad(&shown, "the date must be YYYY-MM-DD")))
+            .transpose()?;
+        if parts.next().is_some() {
+            return Err(bad(&shown, "has too many parts"));
+        }
+        let (code, app) = match code_app.split_once('@') {
+            Some((code, app)) => (
+                code,
+                Some(fastauth_core::ids::ClientId::parse(app).map_err(|_| bad(&shown, "the app is not a client_id"))?),
+            ),
+            None => (code_app, None),
+        };
+        let code = fastauth_core::otp::parse_code(code).map_err(|_| bad(&shown, "the code must be 6 digits"))?;
+        let phone = fastauth_core::phone::PhoneNumber::parse(number, region)
+            .map_err(|_| bad(&shown, "is not a valid phone number"))?;
+        if real && until.is_none_or(|d| d > today + time::Duration::days(180)) {
+            return Err(bad(&shown, "needs an end date within 180 days while a real SMS provider is configured"));
+        }
+        out.push(fastauth_core::service::TestIdentity {
+            phone,
+            code: fastauth_core::secret::Secret::new(code),
+            app,
+            until,
+        });
+    }
+    Ok(out)
+}

@@ -248,3 +248,91 @@ async fn the_daily_and_per_prefix_limits_stop_sending() {
     assert_problem(daily.post("/request-otp-mobile", json!({"phone_number": unique_phone()})).await, 429, "sms_limit")
         .await;
 }
+
+fn claims_of(token: &str) -> Value {
+    let part = token.split('.').nth(1).expect("claims");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("b64")).expect("json")
+}
+
+#[tokio::test]
+async fn test_identities_get_no_sms_only_their_code_and_never_more_than_the_default_role() {
+    let stub = Stub::start(|_: &Recorded| (200, "{}".to_owned())).await;
+    let number = "+919999988888";
+    let until = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).date().to_string();
+    let entry = format!("{number}:123456@mobile:{until}");
+    let app = webhook_app(&stub, &[("OTP_TEST_NUMBERS", entry.as_str())]).await;
+    let mobile = fastauth_core::model::Application {
+        id: fastauth_core::ids::ClientId::parse("mobile").expect("id"),
+        name: "Mobile".into(),
+        allowed_origins: vec![],
+    };
+    app.app.core.store.ensure_application(&mobile).await.expect("app");
+
+    assert_eq!(
+        app.post("/request-otp-mobile", json!({"phone_number": number, "client_id": "mobile"})).await.status(),
+        202
+    );
+    assert!(stub.requests().is_empty(), "nothing is sent to a test identity");
+    assert_problem(
+        app.post("/verify-otp-mobile", json!({"phone_number": number, "otp": "654321", "client_id": "mobile"})).await,
+        401,
+        "invalid_otp",
+    )
+    .await;
+    let res =
+        app.post("/verify-otp-mobile", json!({"phone_number": number, "otp": "123456", "client_id": "mobile"})).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("json");
+    let access = body["results"]["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(claims_of(&access)["test"], true);
+
+    // An admin gives the review account Super Admin: its test sessions still hold only DEFAULT_ROLE.
+    let admin = app.admin().await.sign_in(&app).await;
+    let super_admin = app.app.core.store.find_role_by_name("Super Admin", None).await.expect("q").expect("role").id;
+    let uuid = body["results"]["uuid"].as_str().expect("uuid");
+    let res = app
+        .http
+        .post(app.url(&format!("/update/{uuid}")))
+        .bearer_auth(&admin.access)
+        .json(&json!({"role_ids": [super_admin]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    let live: Value = app.post("/token", json!({"token": access})).await.json().await.expect("json");
+    assert!(live["results"]["roles"].as_array().expect("roles").iter().all(|r| r["role_name"] == "Visitors"));
+    assert_problem(app.get_with("/users", &access).await, 403, "forbidden").await;
+    let refreshed: Value = app
+        .post("/refresh-token", json!({"refresh_token": body["results"]["refresh_token"]}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let after = claims_of(refreshed["access_token"].as_str().expect("token"));
+    assert_eq!(
+        (after["test"].as_bool(), after["permissions"].clone()),
+        (Some(true), json!([])),
+        "refresh keeps the limits"
+    );
+    let uses = app.app.core.audit_events(None, Some("otp.test_identity_used"), 10).await.expect("audit");
+    assert_eq!(uses.len(), 3);
+
+    // For another app the number is an ordinary number.
+    assert_eq!(app.post("/request-otp-mobile", json!({"phone_number": number})).await.status(), 202);
+    assert_eq!(stub.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_test_identity_past_its_date_is_an_ordinary_number() {
+    let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1)).date().to_string();
+    let entry = format!("+919999977777:123456:{yesterday}");
+    let app = TestApp::spawn_with(&[("OTP_TEST_NUMBERS", entry.as_str())]).await;
+    assert_eq!(app.post("/request-otp-mobile", json!({"phone_number": "+919999977777"})).await.status(), 202);
+    assert_problem(
+        app.post("/verify-otp-mobile", json!({"phone_number": "+919999977777", "otp": "123456"})).await,
+        401,
+        "invalid_otp",
+    )
+    .await;
+    assert!(app.app.core.audit_events(None, Some("otp.test_identity_used"), 10).await.expect("audit").is_empty());
+}
