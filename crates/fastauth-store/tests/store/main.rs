@@ -446,3 +446,48 @@ async fn applications_are_created_listed_and_unique_and_scope_roles(store: Arc<d
     assert_eq!(store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles"), vec![global]);
     assert_eq!(store.list_roles(Some(&id)).await.expect("list"), vec![scoped]);
 }
+
+store_test!(one_time_codes_expire_burn_after_tries_and_respect_the_hourly_cap);
+async fn one_time_codes_expire_burn_after_tries_and_respect_the_hourly_cap(store: Arc<dyn Store>) {
+    use fastauth_core::ports::{OtpCheck, OtpIssue, OtpTarget};
+    let target = OtpTarget { destination: unique("+9198"), channel: "sms", client_id: "default".into() };
+    let t = now();
+    let no_cooldown = Duration::ZERO;
+    let issue = |hash: &'static str, at: OffsetDateTime, expires: OffsetDateTime| {
+        let (store, target) = (store.clone(), target.clone());
+        async move { store.issue_otp(&target, hash, at, expires, no_cooldown, 3).await.expect("issue") }
+    };
+    assert_eq!(issue("h1", t, t + Duration::minutes(10)).await, OtpIssue::Issued);
+    assert_eq!(issue("h2", t + Duration::seconds(1), t + Duration::minutes(10)).await, OtpIssue::Issued);
+    assert_eq!(
+        store.check_otp(&target, "h1", t + Duration::seconds(2), 5).await.expect("check"),
+        OtpCheck::Rejected,
+        "a new code voids the old"
+    );
+    assert_eq!(issue("h3", t + Duration::seconds(3), t + Duration::seconds(4)).await, OtpIssue::Issued);
+    match issue("h4", t + Duration::seconds(5), t + Duration::minutes(10)).await {
+        OtpIssue::Limited { retry_after_secs } => {
+            assert!((3590..=3600).contains(&retry_after_secs), "{retry_after_secs}")
+        }
+        other => panic!("the fourth code in an hour is refused, got {other:?}"),
+    }
+    assert_eq!(
+        store.check_otp(&target, "h3", t + Duration::seconds(5), 5).await.expect("check"),
+        OtpCheck::Rejected,
+        "expired"
+    );
+    let fresh = OtpTarget { destination: unique("+9199"), ..target.clone() };
+    store.issue_otp(&fresh, "right", t, t + Duration::minutes(10), no_cooldown, 5).await.expect("issue");
+    for _ in 0..5 {
+        assert_eq!(store.check_otp(&fresh, "wrong", t, 5).await.expect("check"), OtpCheck::Rejected);
+    }
+    assert_eq!(
+        store.check_otp(&fresh, "right", t, 5).await.expect("check"),
+        OtpCheck::Rejected,
+        "five wrong tries burn the code"
+    );
+    let once = OtpTarget { destination: unique("+9197"), ..target };
+    store.issue_otp(&once, "right", t, t + Duration::minutes(10), no_cooldown, 5).await.expect("issue");
+    assert_eq!(store.check_otp(&once, "right", t, 5).await.expect("check"), OtpCheck::Verified);
+    assert_eq!(store.check_otp(&once, "right", t, 5).await.expect("check"), OtpCheck::Rejected, "a code works once");
+}
