@@ -57,6 +57,13 @@ fn filter_args(filter: &UserFilter) -> (i64, i64, String) {
 }
 
 impl SqlStore {
+    /// Sets a verified mark that was never set; true if this call set it.
+    async fn mark_verified(&self, sql: &'static str, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {
+        let done =
+            sqlx::query(sql).bind(id.as_str()).bind(ms(now)).execute(&self.pool).await.map_err(|e| self.error(e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn find_user_where(&self, sql: &'static str, value: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(sql).bind(value).fetch_optional(&self.pool).await.map_err(|e| self.error(e))?;
         row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
@@ -251,27 +258,21 @@ impl UserStore for SqlStore {
     }
 
     async fn mark_phone_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query(
+        self.mark_verified(
             "update users set phone_verified_at = $2, updated_at = $2 where id = $1 and phone_verified_at is null",
+            id,
+            now,
         )
-        .bind(id.as_str())
-        .bind(ms(now))
-        .execute(&self.pool)
         .await
-        .map_err(|e| self.error(e))?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn mark_email_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query(
+        self.mark_verified(
             "update users set email_verified_at = $2, updated_at = $2 where id = $1 and email_verified_at is null",
+            id,
+            now,
         )
-        .bind(id.as_str())
-        .bind(ms(now))
-        .execute(&self.pool)
         .await
-        .map_err(|e| self.error(e))?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn change_password(
