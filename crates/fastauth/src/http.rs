@@ -19,10 +19,11 @@ mod views;
 mod wellknown;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -53,6 +54,28 @@ pub fn openapi() -> OpenApi {
     docs::finish(api().split_for_parts().1)
 }
 
+/// CORS for browser apps: only CORS_ORIGINS, BASE_URL's origin and `https://*.BASE_DOMAIN` are
+/// answered, with credentials; any other origin (`null` and `*` included) gets no CORS headers.
+fn cors(app: &App) -> CorsLayer {
+    let http = app.config.http.clone();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| origin.to_str().is_ok_and(|o| http.is_allowed_origin(o))))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-client-id"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("deprecation"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 /// The whole service.
 pub fn router(app: App) -> Router {
     let (routes, api) = api().split_for_parts();
@@ -69,6 +92,7 @@ pub fn router(app: App) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(cors(&app))
         .layer(CatchPanicLayer::custom(|_| {
             problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error".into(), vec![])
         }))

@@ -64,3 +64,27 @@ async fn missing_and_garbage_bearer_tokens_are_401() {
         assert_problem(app.get_with("/me", token).await, 401, "invalid_token").await;
     }
 }
+
+#[tokio::test]
+async fn cors_answers_listed_origins_with_credentials_and_nobody_else() {
+    let app = TestApp::spawn_with(&[("CORS_ORIGINS", "https://app.example.org"), ("BASE_DOMAIN", "example.com")]).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/signin"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    for allowed in ["https://app.example.org", "https://shop.example.com"] {
+        let res = preflight(allowed).await.expect("send");
+        assert_eq!(res.headers()["access-control-allow-origin"], allowed);
+        assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    }
+    for refused in ["https://evil.example.net", "http://shop.example.com", "null"] {
+        let res = preflight(refused).await.expect("send");
+        assert!(res.headers().get("access-control-allow-origin").is_none(), "{refused} must get no CORS headers");
+    }
+    let res = app.http.get(app.url("/healthz")).header("origin", "https://app.example.org").send().await.expect("send");
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.org");
+}
