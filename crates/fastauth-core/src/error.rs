@@ -117,8 +117,6 @@ pub enum Error {
     UnknownClient,
     #[error("the same credential was given twice with different values")]
     AmbiguousCredentials,
-    #[error("email not verified")]
-    EmailNotVerified,
     #[error("the file is not a JPEG, PNG, GIF, WebP or AVIF image")]
     UnsupportedMediaType,
     #[error("SMS to this number cannot be sent now")]

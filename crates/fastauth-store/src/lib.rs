@@ -64,10 +64,6 @@ impl SqlStore {
         Ok(Self { pool, dialect })
     }
 
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
-    }
-
     async fn begin(&self) -> StoreResult<Transaction<'static, sqlx::Any>> {
         self.pool.begin().await.map_err(|e| self.error(e))
     }

@@ -57,7 +57,6 @@ impl ApiError {
             Error::WeakPassword(_) => (StatusCode::UNPROCESSABLE_ENTITY, "weak_password"),
             Error::UnknownClient => (StatusCode::BAD_REQUEST, "unknown_client"),
             Error::AmbiguousCredentials => (StatusCode::BAD_REQUEST, "ambiguous_credentials"),
-            Error::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
             Error::SmsLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "sms_limit"),
             Error::InvalidOtp => (StatusCode::UNAUTHORIZED, "invalid_otp"),
             Error::InvalidCurrentPassword => (StatusCode::BAD_REQUEST, "invalid_current_password"),
