@@ -29,8 +29,9 @@ pub struct SignUp {
 #[derive(Debug)]
 pub enum SignedUp {
     Tokens(IssuedTokens, User),
-    /// REQUIRE_EMAIL_VERIFICATION: the account exists, tokens come after the email is verified.
-    VerificationRequired(User),
+    /// REQUIRE_EMAIL_VERIFICATION: the account exists with these roles; tokens come after the
+    /// email is verified.
+    VerificationRequired(User, Vec<RoleId>),
 }
 
 impl Core {
@@ -57,7 +58,7 @@ impl Core {
         let actor = caller.map(|c| &c.user.id);
         self.audit("user.created", meta, actor, Some(&user.id), serde_json::json!({ "via": "signup" })).await;
         if self.settings.require_email_verification {
-            return Ok(SignedUp::VerificationRequired(user));
+            return Ok(SignedUp::VerificationRequired(user, new.role_ids));
         }
         let tokens = self.open_session(&user, &req.client, meta).await?;
         Ok(SignedUp::Tokens(tokens, user))

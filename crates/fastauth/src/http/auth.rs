@@ -149,13 +149,12 @@ async fn sign_up(
         None => None,
     };
     let source_profile = req.source_profile.clone();
-    let (tokens, user) = match app.core.sign_up(req, caller.as_ref(), &meta).await? {
-        SignedUp::Tokens(tokens, user) => (Some(tokens), user),
-        SignedUp::VerificationRequired(user) => (None, user),
-    };
-    let role_ids = match &tokens {
-        Some(t) => t.role_ids.clone(),
-        None => vec![],
+    let (tokens, user, role_ids) = match app.core.sign_up(req, caller.as_ref(), &meta).await? {
+        SignedUp::Tokens(tokens, user) => {
+            let role_ids = tokens.role_ids.clone();
+            (Some(tokens), user, role_ids)
+        }
+        SignedUp::VerificationRequired(user, role_ids) => (None, user, role_ids),
     };
     let body = SignUpResponse {
         msg: if tokens.is_some() { "User created successfully" } else { "User created; verify the email to sign in" },

@@ -171,6 +171,8 @@ async fn required_email_verification_withholds_tokens_at_signup() {
     let body: Value = res.json().await.expect("json");
     assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
     assert!(body["user_id"].is_string());
+    let visitors = app.app.core.store.find_role_by_name("Visitors", None).await.expect("q").expect("seeded");
+    assert_eq!(body["role_ids"], json!([visitors.id]));
 }
 
 #[tokio::test]
