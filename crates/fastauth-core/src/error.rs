@@ -103,8 +103,6 @@ pub enum Error {
     Forbidden,
     #[error("confirm with your current password (current_password)")]
     ReauthenticationRequired,
-    #[error("changes to your own email or phone are confirmed by a code sent to the new address")]
-    VerificationRequired,
     #[error("not found")]
     NotFound,
     #[error("{} already in use", .0.field())]

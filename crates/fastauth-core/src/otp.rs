@@ -4,8 +4,9 @@
 
 use aws_lc_rs::hmac;
 
-use crate::auth::IssuedTokens;
+use crate::auth::{Identifier, IssuedTokens};
 use crate::email::Email;
+use crate::error::Constraint;
 use crate::error::Error;
 use crate::ids::ClientId;
 use crate::model::UserStatus;
@@ -108,7 +109,13 @@ impl Core {
         self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
         let target = Self::email_target(email, client);
         let check = self.store.check_otp(&target, &self.otp_hash(&target, code), meta.now, MAX_TRIES).await?;
-        let user = self.store.find_user_by_email(email).await?.filter(|u| u.status == UserStatus::Active);
+        let user = match (&check, self.store.find_user_by_email(email).await?) {
+            (OtpCheck::Verified, None) => {
+                self.confirm_identifier_change(&Identifier::Email(email.clone()), meta).await?
+            }
+            (_, user) => user,
+        };
+        let user = user.filter(|u| u.status == UserStatus::Active);
         let (OtpCheck::Verified, Some(user)) = (check, user) else {
             self.audit("otp.failed", meta, None, None, serde_json::json!({ "channel": "email", "client_id": client }))
                 .await;
@@ -242,7 +249,11 @@ impl Core {
                 .await;
             return Err(Error::InvalidOtp);
         }
-        let (user, new_user) = match self.store.find_user_by_phone(phone).await? {
+        let existing = match self.store.find_user_by_phone(phone).await? {
+            Some(user) => Some(user),
+            None => self.confirm_identifier_change(&Identifier::Phone(phone.clone()), meta).await?,
+        };
+        let (user, new_user) = match existing {
             Some(user) if user.status == UserStatus::Active => (user, false),
             Some(_) => return Err(Error::InvalidOtp),
             None if flow == PhoneFlow::Mobile => (self.create_phone_user(phone, meta).await?, true),
@@ -255,6 +266,95 @@ impl Core {
         let details = serde_json::json!({ "via": "sms_otp", "client_id": client, "session_id": tokens.session_id });
         self.audit("signin.succeeded", meta, Some(&user.id), Some(&user.id), details).await;
         Ok(PhoneSignIn { tokens, new_user })
+    }
+
+    /// Sends a code to the email or phone a signed-in user asked to switch to, and a notice to the
+    /// address it replaces. An address another account holds is 409.
+    pub(crate) async fn start_identifier_change(
+        &self,
+        caller: &crate::auth::Caller,
+        identifier: &Identifier,
+        meta: &RequestMeta,
+    ) -> Result<(), Error> {
+        let client = &caller.client_id;
+        let taken = match identifier {
+            Identifier::Email(e) => self.store.find_user_by_email(e).await?.map(|_| Constraint::UserEmail),
+            Identifier::Phone(p) => self.store.find_user_by_phone(p).await?.map(|_| Constraint::UserPhone),
+        };
+        if let Some(constraint) = taken {
+            return Err(Error::Conflict(constraint));
+        }
+        self.store.set_pending_identifier(&caller.user.id, identifier, meta.now).await?;
+        let target = match identifier {
+            Identifier::Email(e) => Self::email_target(e, client),
+            Identifier::Phone(p) => Self::phone_target(p, client),
+        };
+        let code = new_code();
+        let expires = meta.now + self.settings.otp_ttl;
+        if let OtpIssue::Limited { retry_after_secs } = self
+            .store
+            .issue_otp(&target, &self.otp_hash(&target, &code), meta.now, expires, COOLDOWN, HOURLY_MAX)
+            .await?
+        {
+            return Err(Error::RateLimited {
+                retry_after: std::time::Duration::from_secs(retry_after_secs.max(1) as u64),
+            });
+        }
+        match identifier {
+            Identifier::Email(email) => {
+                let mail = Mail {
+                    to: email.clone(),
+                    subject: "Confirm your new email".into(),
+                    text: format!("Your confirmation code is {code}. Enter it to make this your account's email."),
+                    html: format!("<p>Your confirmation code is <strong>{code}</strong>.</p>"),
+                };
+                self.mailer.send(&mail).await.map_err(|e| {
+                    tracing::error!(error = %e, "could not send an email confirmation code");
+                    Error::DeliveryFailed
+                })?;
+            }
+            Identifier::Phone(phone) => {
+                let provider = self.sms.send(phone, &code).await?;
+                self.store.set_otp_provider(&target, provider, meta.now).await?;
+            }
+        }
+        self.notify(&caller.user, "A change of your sign-in address was requested", "Someone signed in to your account asked to change its email or phone number. If it was not you, reset your password at once.");
+        Ok(())
+    }
+
+    /// Makes a pending email or phone active once its code checked out; notices go to the old
+    /// and the new address.
+    async fn confirm_identifier_change(
+        &self,
+        identifier: &Identifier,
+        meta: &RequestMeta,
+    ) -> Result<Option<crate::model::User>, Error> {
+        let Some((user, previous)) = self.store.confirm_pending_identifier(identifier, meta.now).await? else {
+            return Ok(None);
+        };
+        let kind = match identifier {
+            Identifier::Email(_) => "email.changed",
+            Identifier::Phone(_) => "phone.changed",
+        };
+        self.audit(kind, meta, Some(&user.id), Some(&user.id), serde_json::json!({ "by": "owner", "confirmed": true }))
+            .await;
+        let text = "The sign-in address of your account was changed. If it was not you, contact support at once.";
+        self.notify(&user, "Your sign-in address was changed", text);
+        if let Some(old) = previous.and_then(|p| Email::parse(&p).ok()) {
+            let mail = Mail {
+                to: old,
+                subject: "Your sign-in address was changed".into(),
+                text: text.to_owned(),
+                html: format!("<p>{text}</p>"),
+            };
+            let mailer = self.mailer.clone();
+            tokio::spawn(async move {
+                if let Err(e) = mailer.send(&mail).await {
+                    tracing::warn!(error = %e, "could not send a notice");
+                }
+            });
+        }
+        Ok(Some(user))
     }
 
     /// The test identity for this number and app, if one is configured and not past its date.

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::auth::Identifier;
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{ClientId, RoleId, SessionId, UserId};
@@ -34,6 +35,20 @@ pub trait UserStore: Send + Sync {
     /// Deletes the user with its sessions and assignments; audit rows keep the bare id.
     async fn delete_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn user_ids_with_role(&self, role: RoleId) -> StoreResult<Vec<UserId>>;
+    /// Records an email or phone the user asked to switch to (replacing an earlier request).
+    async fn set_pending_identifier(
+        &self,
+        id: &UserId,
+        identifier: &Identifier,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Makes a pending email or phone the user's own, verified, in one transaction; returns the
+    /// user and the identifier it replaces. `None` if nobody asked to switch to it.
+    async fn confirm_pending_identifier(
+        &self,
+        identifier: &Identifier,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(User, Option<String>)>>;
     /// Marks the phone number verified; true if it had never been.
     async fn mark_phone_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool>;
     /// Marks the email verified; true if it had never been.

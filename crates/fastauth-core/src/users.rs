@@ -1,7 +1,7 @@
 //! User administration: read, list, change, create, import and delete accounts. Every call
 //! checks the caller's permission first, and role changes follow the no-escalation rule.
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Identifier};
 use crate::email::Email;
 use crate::error::Error;
 use crate::ids::{RoleId, UserId};
@@ -32,6 +32,13 @@ pub struct UserUpdate {
     pub changes: UserChanges,
     /// Proof for a user changing its own email or phone.
     pub current_password: Option<Password>,
+}
+
+/// The outcome of `/update`: the user, and an email or phone waiting for its code.
+#[derive(Debug)]
+pub struct UserUpdated {
+    pub view: UserView,
+    pub pending: Option<Identifier>,
 }
 
 /// An account an admin creates (`/create-user`) or imports (`/add_user`).
@@ -148,7 +155,7 @@ impl Core {
         id: &UserId,
         update: UserUpdate,
         meta: &RequestMeta,
-    ) -> Result<UserView, Error> {
+    ) -> Result<UserUpdated, Error> {
         let admin = caller.permissions.has(Permission::UsersWrite);
         let c = &update.changes;
         if !caller.is(id) && !admin {
@@ -160,11 +167,22 @@ impl Core {
         let before = self.store.find_user(id).await?.ok_or(Error::NotFound)?;
         let email_changes = c.email.as_ref().is_some_and(|e| Some(e) != before.email.as_ref());
         let phone_changes = c.phone_number.as_ref().is_some_and(|p| Some(p) != before.phone_number.as_ref());
-        if caller.is(id) && (email_changes || phone_changes) {
+        // Changing one's own email or phone needs proof now and a code to the new one later.
+        let mut c = update.changes;
+        let pending = if caller.is(id) && (email_changes || phone_changes) {
             self.prove_identity(&before, update.current_password.as_ref()).await?;
-            // The new address must confirm a code first: that flow lives with the OTP endpoints.
-            return Err(Error::VerificationRequired);
-        }
+            if email_changes && phone_changes {
+                return Err(Error::invalid("email", "change the email and the phone one at a time"));
+            }
+            match (c.email.take(), c.phone_number.take()) {
+                (Some(email), _) if email_changes => Some(Identifier::Email(email)),
+                (_, Some(phone)) => Some(Identifier::Phone(phone)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let c = &c;
         if let Some(role_ids) = &c.role_ids {
             self.check_role_grant(caller, Some(id), role_ids, meta).await?;
         }
@@ -185,14 +203,17 @@ impl Core {
             }
         }
         let actor = Some(&caller.user.id);
-        if email_changes {
+        if email_changes && pending.is_none() {
             self.audit("email.changed", meta, actor, Some(id), serde_json::json!({ "by": "admin" })).await;
         }
-        if phone_changes {
+        if phone_changes && pending.is_none() {
             self.audit("phone.changed", meta, actor, Some(id), serde_json::json!({ "by": "admin" })).await;
         }
         self.audit("user.updated", meta, actor, Some(id), serde_json::json!({ "fields": changed })).await;
-        self.view(user).await
+        if let Some(identifier) = &pending {
+            self.start_identifier_change(caller, identifier, meta).await?;
+        }
+        Ok(UserUpdated { view: self.view(user).await?, pending })
     }
 
     /// Proof that the caller is the account's owner: its current password.

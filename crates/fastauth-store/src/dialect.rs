@@ -20,12 +20,14 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (2, "reset_tokens", include_str!("../migrations/postgres/0002_reset_tokens.sql")),
     (3, "otp_codes", include_str!("../migrations/postgres/0003_otp_codes.sql")),
     (4, "session_test_identity", include_str!("../migrations/postgres/0004_session_test_identity.sql")),
+    (5, "pending_identifiers", include_str!("../migrations/postgres/0005_pending_identifiers.sql")),
 ];
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "reset_tokens", include_str!("../migrations/sqlite/0002_reset_tokens.sql")),
     (3, "otp_codes", include_str!("../migrations/sqlite/0003_otp_codes.sql")),
     (4, "session_test_identity", include_str!("../migrations/sqlite/0004_session_test_identity.sql")),
+    (5, "pending_identifiers", include_str!("../migrations/sqlite/0005_pending_identifiers.sql")),
 ];
 
 impl Dialect {

@@ -1,6 +1,7 @@
 //! Users and their role assignments.
 
 use async_trait::async_trait;
+use fastauth_core::auth::Identifier;
 use fastauth_core::email::Email;
 use fastauth_core::ids::{RoleId, SessionId, UserId};
 use fastauth_core::model::{NewUser, Role, User, UserChanges, UserFilter, UserStatus};
@@ -255,6 +256,62 @@ impl UserStore for SqlStore {
             .await
             .map_err(|e| self.error(e))?;
         row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
+    }
+
+    async fn set_pending_identifier(
+        &self,
+        id: &UserId,
+        identifier: &Identifier,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let (sql, value) = match identifier {
+            Identifier::Email(e) => ("update users set pending_email = $2, updated_at = $3 where id = $1", e.as_str()),
+            Identifier::Phone(p) => ("update users set pending_phone = $2, updated_at = $3 where id = $1", p.as_str()),
+        };
+        sqlx::query(sql)
+            .bind(id.as_str())
+            .bind(value)
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
+    async fn confirm_pending_identifier(
+        &self,
+        identifier: &Identifier,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
+        let (find, apply, value) = match identifier {
+            Identifier::Email(e) => (
+                "select id, email as previous from users where pending_email = $1 order by updated_at desc limit 1",
+                concat!(
+                    "update users set email = pending_email, email_verified_at = $2, pending_email = null, updated_at = $2 where id = $1 returning ",
+                    user_columns!()
+                ),
+                e.as_str(),
+            ),
+            Identifier::Phone(p) => (
+                "select id, phone_number as previous from users where pending_phone = $1 order by updated_at desc limit 1",
+                concat!(
+                    "update users set phone_number = pending_phone, phone_verified_at = $2, pending_phone = null, updated_at = $2 where id = $1 returning ",
+                    user_columns!()
+                ),
+                p.as_str(),
+            ),
+        };
+        let mut tx = self.begin().await?;
+        let Some(found) = sqlx::query(find).bind(value).fetch_optional(&mut *tx).await.map_err(|e| self.error(e))?
+        else {
+            return Ok(None);
+        };
+        let id: String = sqlx::Row::try_get(&found, "id").map_err(|e| self.error(e))?;
+        let previous: Option<String> = sqlx::Row::try_get(&found, "previous").map_err(|e| self.error(e))?;
+        // A unique violation here means someone else took the address meanwhile.
+        let row = sqlx::query(apply).bind(&id).bind(ms(now)).fetch_one(&mut *tx).await.map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(Some((rows::user(&row).map_err(|e| self.error(e))?, previous)))
     }
 
     async fn mark_phone_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {

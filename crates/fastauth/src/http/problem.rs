@@ -48,7 +48,6 @@ impl ApiError {
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Error::ReauthenticationRequired => (StatusCode::FORBIDDEN, "reauthentication_required"),
-            Error::VerificationRequired => (StatusCode::FORBIDDEN, "verification_required"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(Constraint::RoleName) => (StatusCode::CONFLICT, "role_exists"),
             Error::Conflict(Constraint::ApplicationId) => (StatusCode::CONFLICT, "application_exists"),

@@ -3,8 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use fastauth_core::Error;
 use fastauth_core::auth::Caller;
+use fastauth_core::auth::Identifier;
 use fastauth_core::email::Email;
 use fastauth_core::error::FieldErrors;
 use fastauth_core::ids::{RoleId, UserId};
@@ -171,16 +173,17 @@ pub struct UpdateUserRequest {
     current_password: Option<Secret>,
 }
 
-/// Changes a user. Self: names and source_profile; users:write: everything.
+/// Changes a user. Self: names and source_profile; its own email or phone with
+/// `current_password`, active once the new address confirms a code (202). users:write: everything.
 #[utoipa::path(post, path = "/update/{user_id}", tag = "users", security(("bearer" = [])), params(("user_id" = String, Path)),
-    request_body = UpdateUserRequest, responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    request_body = UpdateUserRequest, responses((status = 200, body = UserView), (status = 202, description = "a code was sent to the new email or phone"), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn update_user(
     State(app): State<App>,
     Meta(meta): Meta,
     Authenticated(caller): Authenticated,
     AppPath(id): AppPath<String>,
     AppJson(req): AppJson<UpdateUserRequest>,
-) -> Result<Json<UserView>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = UserId::parse(&id)?;
     let mut errors = FieldErrors::default();
     let firstname = req.firstname.and_then(|v| errors.take(super::auth::name("firstname", &v)));
@@ -209,8 +212,22 @@ async fn update_user(
         password_hash: None,
     };
     let update = UserUpdate { changes, current_password: req.current_password.map(|p| Password::new(p.expose())) };
-    let view = app.core.update_user(&caller, &id, update, &meta).await?;
-    Ok(Json(UserView::from(&view)))
+    let updated = app.core.update_user(&caller, &id, update, &meta).await?;
+    let view = UserView::from(&updated.view);
+    Ok(match updated.pending {
+        None => Json(view).into_response(),
+        Some(pending) => {
+            let (field, value) = match pending {
+                Identifier::Email(e) => ("email", e.to_string()),
+                Identifier::Phone(p) => ("phone_number", p.to_string()),
+            };
+            let message = format!(
+                "confirm the code sent to the new {field} (/verify-otp or /verify-otp-phone) to make it active"
+            );
+            let body = serde_json::json!({ "message": message, "results": view, "pending": { field: value } });
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+    })
 }
 
 #[derive(Deserialize, ToSchema)]

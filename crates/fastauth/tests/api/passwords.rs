@@ -123,3 +123,58 @@ async fn concurrent_uses_of_one_reset_link_have_one_winner() {
     statuses.sort();
     assert_eq!(statuses, [200, 401, 401, 401, 401, 401, 401, 401, 401, 401]);
 }
+
+#[tokio::test]
+async fn a_new_email_becomes_the_users_only_after_it_confirms_a_code() {
+    let app = TestApp::spawn_with_mail(&[]).await;
+    let user = app.user().create().await;
+    let t = user.sign_in(&app).await;
+    let taken = app.user().create().await;
+    let path = format!("/update/{}", user.id);
+    let change = |email: &str, password: &str| {
+        app.http
+            .post(app.url(&path))
+            .bearer_auth(&t.access)
+            .json(&json!({"email": email, "current_password": password}))
+            .send()
+    };
+    assert_problem(change(&taken.email, &user.password).await.expect("send"), 409, "user_exists").await;
+    assert_problem(change("new@example.com", "wrong password").await.expect("send"), 403, "reauthentication_required")
+        .await;
+    let new_email = crate::support::unique_email();
+    let res = change(&new_email, &user.password).await.expect("send");
+    assert_eq!(res.status(), 202);
+    assert_eq!(res.json::<Value>().await.expect("json")["pending"]["email"], new_email.as_str());
+    let me: Value = app.get_with("/me", &t.access).await.json().await.expect("json");
+    assert_eq!(me["results"]["email"], user.email.as_str(), "nothing changes before the code");
+    let mail = app.mail_to(&new_email).await;
+    let code = mail["text"]
+        .as_str()
+        .expect("text")
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("code")
+        .to_owned();
+    assert_problem(app.post("/verify-otp", json!({"email": new_email, "otp": "000000"})).await, 401, "invalid_otp")
+        .await;
+    let res = app.post("/verify-otp", json!({"email": new_email, "otp": code})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.expect("json")["uuid"], user.id.as_str());
+    assert_eq!(app.post("/signin", json!({"email": new_email, "password": user.password})).await.status(), 200);
+    assert_problem(
+        app.post("/signin", json!({"email": user.email, "password": user.password})).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    let notices: Vec<String> = app
+        .mails_to(&user.email, 2)
+        .await
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(notices.contains(&"Your sign-in address was changed".to_owned()), "{notices:?}");
+    assert!(notices.contains(&"A change of your sign-in address was requested".to_owned()), "{notices:?}");
+    let changed = app.app.core.audit_events(None, Some("email.changed"), 10).await.expect("audit");
+    assert_eq!(changed.len(), 1);
+}

@@ -336,3 +336,42 @@ async fn a_test_identity_past_its_date_is_an_ordinary_number() {
     .await;
     assert!(app.app.core.audit_events(None, Some("otp.test_identity_used"), 10).await.expect("audit").is_empty());
 }
+
+#[tokio::test]
+async fn a_new_phone_number_becomes_the_users_after_its_sms_code() {
+    let stub = Stub::start(|_: &Recorded| (200, "{}".to_owned())).await;
+    let app = webhook_app(&stub, &[]).await;
+    let (old_phone, id) = signed_up_with_phone(&app).await;
+    let user_id = fastauth_core::ids::UserId::parse(&id).expect("id");
+    let email = app.app.core.store.find_user(&user_id).await.expect("q").expect("user").email.expect("email");
+    let owner = crate::support::TestUser { id: id.clone(), email: email.to_string(), password: PASSWORD.to_owned() };
+    let t = owner.sign_in(&app).await;
+    let new_phone = unique_phone();
+    let res = app
+        .http
+        .post(app.url(&format!("/update/{id}")))
+        .bearer_auth(&t.access)
+        .json(&json!({"phone_number": new_phone, "current_password": PASSWORD}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 202);
+    let sent: Value = serde_json::from_str(&stub.requests().last().expect("sms").body).expect("json");
+    assert_eq!(sent["to"], new_phone.as_str());
+    let res = app.post("/verify-otp-phone", json!({"phone_number": new_phone, "otp": sent["code"]})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.expect("json")["results"]["uuid"], id.as_str());
+    let me: Value = app.get_with("/me", &res_token(&app, &owner).await).await.json().await.expect("json");
+    assert_eq!(me["results"]["phone_number"], new_phone.as_str());
+    assert_problem(
+        app.post("/signin", json!({"phone_number": old_phone, "password": PASSWORD})).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+}
+
+/// A fresh access token (the first phone proof ended the earlier sessions).
+async fn res_token(app: &TestApp, user: &crate::support::TestUser) -> String {
+    user.sign_in(app).await.access
+}
