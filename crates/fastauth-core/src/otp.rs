@@ -60,6 +60,18 @@ impl Core {
         OtpTarget { destination: email.to_string(), channel: "email", client_id: client.to_string() }
     }
 
+    /// Stores a new code for `target` (voiding the previous one) unless the 60 s or hourly limit
+    /// says no: then 429 with the time to wait.
+    async fn issue_code(&self, target: &OtpTarget, stored_hash: &str, meta: &RequestMeta) -> Result<(), Error> {
+        let expires = meta.now + self.settings.otp_ttl;
+        match self.store.issue_otp(target, stored_hash, meta.now, expires, COOLDOWN, HOURLY_MAX).await? {
+            OtpIssue::Issued => Ok(()),
+            OtpIssue::Limited { retry_after_secs } => {
+                Err(Error::RateLimited { retry_after: std::time::Duration::from_secs(retry_after_secs.max(1) as u64) })
+            }
+        }
+    }
+
     /// Sends a code to a known, active account's stored address; for others a code nobody can
     /// match is recorded, so that limits count alike.
     pub async fn request_email_otp(&self, email: &Email, client: &ClientId, meta: &RequestMeta) -> Result<(), Error> {
@@ -71,14 +83,7 @@ impl Core {
             Some(_) => self.otp_hash(&target, &code),
             None => self.otp_hash(&target, &format!("unmatchable-{}", uuid::Uuid::new_v4())),
         };
-        let expires = meta.now + self.settings.otp_ttl;
-        if let OtpIssue::Limited { retry_after_secs } =
-            self.store.issue_otp(&target, &stored, meta.now, expires, COOLDOWN, HOURLY_MAX).await?
-        {
-            return Err(Error::RateLimited {
-                retry_after: std::time::Duration::from_secs(retry_after_secs.max(1) as u64),
-            });
-        }
+        self.issue_code(&target, &stored, meta).await?;
         let Some(to) = user.and_then(|u| u.email) else { return Ok(()) };
         let template = self.settings.otp_email_template.as_deref().unwrap_or(BUILT_IN_OTP);
         let minutes = self.settings.otp_ttl.whole_minutes();
@@ -88,12 +93,7 @@ impl Core {
             text: format!("Your sign-in code is {code}. It works once, for {minutes} minutes."),
             html: template.replace("{otp}", &code),
         };
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&mail).await {
-                tracing::error!(error = %e, "could not send a sign-in code");
-            }
-        });
+        self.send_later(mail);
         Ok(())
     }
 
@@ -178,14 +178,7 @@ impl Core {
         } else {
             self.otp_hash(&target, &format!("unmatchable-{}", uuid::Uuid::new_v4()))
         };
-        let expires = meta.now + self.settings.otp_ttl;
-        if let OtpIssue::Limited { retry_after_secs } =
-            self.store.issue_otp(&target, &stored, meta.now, expires, COOLDOWN, HOURLY_MAX).await?
-        {
-            return Err(Error::RateLimited {
-                retry_after: std::time::Duration::from_secs(retry_after_secs.max(1) as u64),
-            });
-        }
+        self.issue_code(&target, &stored, meta).await?;
         if sends {
             let provider = self.sms.send(phone, &code).await?;
             self.store.set_otp_provider(&target, provider, meta.now).await?;
@@ -290,16 +283,7 @@ impl Core {
             Identifier::Phone(p) => Self::phone_target(p, client),
         };
         let code = new_code();
-        let expires = meta.now + self.settings.otp_ttl;
-        if let OtpIssue::Limited { retry_after_secs } = self
-            .store
-            .issue_otp(&target, &self.otp_hash(&target, &code), meta.now, expires, COOLDOWN, HOURLY_MAX)
-            .await?
-        {
-            return Err(Error::RateLimited {
-                retry_after: std::time::Duration::from_secs(retry_after_secs.max(1) as u64),
-            });
-        }
+        self.issue_code(&target, &self.otp_hash(&target, &code), meta).await?;
         match identifier {
             Identifier::Email(email) => {
                 let mail = Mail {
@@ -341,18 +325,7 @@ impl Core {
         let text = "The sign-in address of your account was changed. If it was not you, contact support at once.";
         self.notify(&user, "Your sign-in address was changed", text);
         if let Some(old) = previous.and_then(|p| Email::parse(&p).ok()) {
-            let mail = Mail {
-                to: old,
-                subject: "Your sign-in address was changed".into(),
-                text: text.to_owned(),
-                html: format!("<p>{text}</p>"),
-            };
-            let mailer = self.mailer.clone();
-            tokio::spawn(async move {
-                if let Err(e) = mailer.send(&mail).await {
-                    tracing::warn!(error = %e, "could not send a notice");
-                }
-            });
+            self.send_later(Mail::notice(old, "Your sign-in address was changed", text));
         }
         Ok(Some(user))
     }

@@ -83,12 +83,7 @@ impl Core {
             ),
             html: template.replace("{set_new_password_link}", &link),
         };
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&mail).await {
-                tracing::error!(error = %e, "could not send a password reset email");
-            }
-        });
+        self.send_later(mail);
         Ok(())
     }
 
@@ -141,12 +136,18 @@ impl Core {
 
     /// Tells the account's owner what happened, in the background.
     pub(crate) fn notify(&self, user: &User, subject: &str, text: &str) {
-        let Some(to) = user.email.clone() else { return };
-        let mail = Mail { to, subject: subject.to_owned(), text: text.to_owned(), html: format!("<p>{text}</p>") };
+        if let Some(to) = user.email.clone() {
+            self.send_later(Mail::notice(to, subject, text));
+        }
+    }
+
+    /// Sends in the background, so that the answer (and its timing) does not depend on delivery;
+    /// a failure is logged, never with the message body (it may hold a code or link).
+    pub(crate) fn send_later(&self, mail: Mail) {
         let mailer = self.mailer.clone();
         tokio::spawn(async move {
             if let Err(e) = mailer.send(&mail).await {
-                tracing::warn!(error = %e, "could not send a notice");
+                tracing::error!(error = %e, subject = %mail.subject, "could not send an email");
             }
         });
     }

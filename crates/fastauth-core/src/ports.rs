@@ -270,6 +270,13 @@ pub struct Mail {
     pub html: String,
 }
 
+impl Mail {
+    /// A plain notice: the same text as text and as HTML.
+    pub fn notice(to: Email, subject: &str, text: &str) -> Self {
+        Self { to, subject: subject.to_owned(), text: text.to_owned(), html: format!("<p>{text}</p>") }
+    }
+}
+
 /// Sends email: SMTP, or the log in development.
 #[async_trait]
 pub trait Mailer: Send + Sync {
