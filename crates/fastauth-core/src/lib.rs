@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod image;
 pub mod import;
+pub mod limits;
 pub mod model;
 pub mod otp;
 pub mod password;

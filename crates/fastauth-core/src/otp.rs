@@ -107,6 +107,8 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<IssuedTokens, Error> {
         self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        let identifier = Identifier::Email(email.clone());
+        self.begin_attempt(&identifier, meta).await?;
         let target = Self::email_target(email, client);
         let check = self.store.check_otp(&target, &self.otp_hash(&target, code), meta.now, MAX_TRIES).await?;
         let user = match (&check, self.store.find_user_by_email(email).await?) {
@@ -121,6 +123,7 @@ impl Core {
                 .await;
             return Err(Error::InvalidOtp);
         };
+        self.secret_accepted(&identifier).await?;
         if self.store.mark_email_verified(&user.id, meta.now).await? {
             self.store.revoke_user_sessions(&user.id, None, meta.now).await?;
         }
@@ -168,6 +171,7 @@ impl Core {
             self.audit("otp.test_identity_used", meta, None, None, details).await;
             return Ok(());
         }
+        self.limit_phones_per_ip(phone, meta).await?;
         self.check_sms_guards(phone, meta).await?;
         let known = self.store.find_user_by_phone(phone).await?.is_some_and(|u| u.status == UserStatus::Active);
         let sends = known || flow == PhoneFlow::Mobile;
@@ -221,6 +225,8 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<PhoneSignIn, Error> {
         self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        let identifier = Identifier::Phone(phone.clone());
+        self.begin_attempt(&identifier, meta).await?;
         if let Some(identity) = self.test_identity(phone, client, meta) {
             let right = identity.code.expose() == code;
             return self.verify_test_identity(right, phone, client, flow, meta).await;
@@ -242,6 +248,7 @@ impl Core {
                 .await;
             return Err(Error::InvalidOtp);
         }
+        self.secret_accepted(&identifier).await?;
         let existing = match self.store.find_user_by_phone(phone).await? {
             Some(user) => Some(user),
             None => self.confirm_identifier_change(&Identifier::Phone(phone.clone()), meta).await?,
@@ -357,6 +364,7 @@ impl Core {
         if !right {
             return Err(Error::InvalidOtp);
         }
+        self.secret_accepted(&Identifier::Phone(phone.clone())).await?;
         let (user, new_user) = match self.store.find_user_by_phone(phone).await? {
             Some(user) if user.status == UserStatus::Active => (user, false),
             None if flow == PhoneFlow::Mobile => (self.create_phone_user(phone, meta).await?, true),

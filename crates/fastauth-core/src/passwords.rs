@@ -24,8 +24,7 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<(), Error> {
         let user = &caller.user;
-        let verification = self.hasher.verify(current, user.password_hash.as_deref()).await?;
-        if !verification.ok {
+        if !self.check_current_password(user, current, meta).await? {
             self.audit(
                 "signin.failed",
                 meta,
@@ -107,6 +106,8 @@ impl Core {
         // even a concurrent one, finds it taken.
         self.store.consume_reset_token(&hash_of_token, &hash, meta.now).await?.ok_or(Error::InvalidResetToken)?;
         self.audit("password.reset", meta, None, Some(&user.id), serde_json::json!({})).await;
+        // The emailed link proved ownership: this is the recovery from a lock.
+        self.unlock(&user).await?;
         self.notify(
             &user,
             "Your password was reset",

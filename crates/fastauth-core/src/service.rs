@@ -73,6 +73,8 @@ pub struct Core {
     pub mailer: Arc<dyn Mailer>,
     pub sms: Arc<SmsChain>,
     pub hasher: PasswordHasher,
+    /// Rate limits and failure counters (memory, Redis, or none with RATE_LIMITS=off).
+    pub limiter: Arc<dyn crate::limits::Limiter>,
     pub keys: Arc<KeyRing>,
     pub settings: Arc<CoreSettings>,
 }

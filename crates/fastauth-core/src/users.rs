@@ -170,7 +170,7 @@ impl Core {
         // Changing one's own email or phone needs proof now and a code to the new one later.
         let mut c = update.changes;
         let pending = if caller.is(id) && (email_changes || phone_changes) {
-            self.prove_identity(&before, update.current_password.as_ref()).await?;
+            self.prove_identity(&before, update.current_password.as_ref(), meta).await?;
             if email_changes && phone_changes {
                 return Err(Error::invalid("email", "change the email and the phone one at a time"));
             }
@@ -190,6 +190,10 @@ impl Core {
             return Err(self.deny(caller, meta, "change own status").await);
         }
         let user = self.store.update_user(id, c, meta.now).await?;
+        if admin && !caller.is(id) {
+            // An admin's change is one way out of a sign-in lock.
+            self.unlock(&user).await?;
+        }
         let mut changed: Vec<&str> = Vec::new();
         for (name, set) in [
             ("firstname", c.firstname.is_some()),
@@ -217,10 +221,13 @@ impl Core {
     }
 
     /// Proof that the caller is the account's owner: its current password.
-    async fn prove_identity(&self, user: &User, password: Option<&Password>) -> Result<(), Error> {
+    async fn prove_identity(&self, user: &User, password: Option<&Password>, meta: &RequestMeta) -> Result<(), Error> {
         let password = password.ok_or(Error::ReauthenticationRequired)?;
-        let verification = self.hasher.verify(password, user.password_hash.as_deref()).await?;
-        if verification.ok { Ok(()) } else { Err(Error::ReauthenticationRequired) }
+        if self.check_current_password(user, password, meta).await? {
+            Ok(())
+        } else {
+            Err(Error::ReauthenticationRequired)
+        }
     }
 
     async fn new_user_record(&self, caller: &Caller, req: AdminNewUser, meta: &RequestMeta) -> Result<NewUser, Error> {
@@ -345,7 +352,7 @@ impl Core {
         };
         let user = user.ok_or(Error::NotFound)?;
         if caller.is(&user.id) && !admin {
-            self.prove_identity(&user, current_password).await?;
+            self.prove_identity(&user, current_password, meta).await?;
         }
         let deleted = self.store.delete_user(&user.id).await?.ok_or(Error::NotFound)?;
         self.forget_image(deleted.source_profile.as_deref()).await;

@@ -82,7 +82,9 @@ impl App {
         };
         let blobs = Arc::new(ObjectBlobs::new(&config.uploads, &config.base_url).context("setting up image storage")?);
         let sms = Arc::new(SmsChain::new(crate::notify::sms::senders(&config.sms, &config.webhook_secrets)?));
-        let core = Core { store, blobs: blobs.clone(), mailer, sms, hasher, keys, settings: Arc::new(settings) };
+        let limiter = crate::limits::limiter(&config)?;
+        let core =
+            Core { store, blobs: blobs.clone(), mailer, sms, hasher, limiter, keys, settings: Arc::new(settings) };
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());

@@ -53,6 +53,17 @@ pub struct Config {
     pub phone_region: Option<Region>,
     pub otp_minutes: u32,
     pub log_format: Option<LogFormat>,
+    pub limits: LimitsConfig,
+}
+
+/// RATE_LIMITS, and where the counts live.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub enabled: bool,
+    /// REDIS_URL: counts shared by every instance; in memory when unset.
+    pub redis_url: Option<String>,
+    /// REDIS_KEY_PREFIX: lets several deployments share one Redis.
+    pub redis_prefix: String,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +131,17 @@ impl Config {
                 "json" => Ok(LogFormat::Json),
                 _ => Err("must be pretty or json".into()),
             })?,
+            limits: LimitsConfig {
+                enabled: env.bool("RATE_LIMITS", true)?,
+                redis_url: env.parse_with("REDIS_URL", |v| {
+                    if v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("unix://") {
+                        Ok(v.to_owned())
+                    } else {
+                        Err("must be a redis:// or rediss:// URL".into())
+                    }
+                })?,
+                redis_prefix: env.get("REDIS_KEY_PREFIX", "fastauth:".to_owned())?,
+            },
             database,
             base_url,
             roles,
@@ -218,6 +240,8 @@ mod tests {
         assert_eq!(var(&[("TRUSTED_PROXIES", "10.0.0.0/99")]), "TRUSTED_PROXIES");
         assert_eq!(var(&[("REQUIRE_EMAIL_VERIFICATION", "maybe")]), "REQUIRE_EMAIL_VERIFICATION");
         assert_eq!(var(&[("BASE_URL", "auth.example.com")]), "BASE_URL");
+        assert_eq!(var(&[("RATE_LIMITS", "maybe")]), "RATE_LIMITS");
+        assert_eq!(var(&[("REDIS_URL", "localhost:6379")]), "REDIS_URL");
         assert_eq!(
             var(&[("SMS_PROVIDER", "webhook"), ("SMS_WEBHOOK_URL", "https://h.example.com")]),
             "SMS_ALLOWED_COUNTRIES"

@@ -5,6 +5,7 @@ mod auth;
 mod cookie;
 mod docs;
 pub mod extract;
+mod limits;
 mod observe;
 mod ops;
 mod otp;
@@ -83,6 +84,7 @@ pub fn router(app: App) -> Router {
         .merge(docs::routes(docs::finish(api)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), limits::limit_by_ip))
         .layer(middleware::from_fn_with_state(app.clone(), deprecate_query_tokens))
         .layer(middleware::from_fn_with_state(app.clone(), observe::observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

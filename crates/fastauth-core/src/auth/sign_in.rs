@@ -30,6 +30,8 @@ impl Core {
     /// get the same `InvalidCredentials` after the same hashing work as a wrong password.
     pub async fn sign_in(&self, req: SignIn, meta: &RequestMeta) -> Result<IssuedTokens, Error> {
         self.store.find_application(&req.client).await?.ok_or(Error::UnknownClient)?;
+        // Counted before the look-up, so that refusals are alike for every identifier.
+        self.begin_attempt(&req.identifier, meta).await?;
         let user = match &req.identifier {
             Identifier::Email(email) => self.store.find_user_by_email(email).await?,
             Identifier::Phone(phone) => self.store.find_user_by_phone(phone).await?,
@@ -44,6 +46,7 @@ impl Core {
                 return Err(Error::InvalidCredentials);
             }
         };
+        self.secret_accepted(&req.identifier).await?;
         if verification.needs_rehash {
             // bcrypt or outdated costs: store a fresh Argon2id hash of the same password.
             let hash = self.hasher.hash(&req.password).await?;

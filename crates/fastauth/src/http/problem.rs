@@ -96,7 +96,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = problem(status, code, detail, errors);
         if let Some(after) = retry_after {
-            let secs = after.as_secs().max(1).to_string();
+            let secs = after.as_millis().div_ceil(1000).max(1).to_string();
             if let Ok(v) = HeaderValue::from_str(&secs) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }

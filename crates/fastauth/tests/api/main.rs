@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod errors;
 mod import;
+mod limits;
 mod ops;
 mod otp;
 mod passwords;

@@ -45,6 +45,8 @@ async fn five_wrong_tries_burn_the_code_and_a_new_code_voids_the_old() {
         assert_problem(app.post("/verify-otp", json!({"email": user.email, "otp": wrong})).await, 401, "invalid_otp")
             .await;
     }
+    // The address's failure counter asks for a 1 s pause after five; the code itself is burnt.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_problem(app.post("/verify-otp", json!({"email": user.email, "otp": code})).await, 401, "invalid_otp").await;
     assert_problem(
         app.post("/verify-otp", json!({"email": user.email, "otp": "12ab56"})).await,
