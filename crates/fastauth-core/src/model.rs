@@ -241,3 +241,18 @@ pub enum RoleChange {
         fields: Vec<String>,
     },
 }
+
+/// A change waiting in the outbox for the webhooks (SPEC section 8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    /// Commit-ordered within a subject.
+    pub id: i64,
+    /// The `webhook-id`: the same for every delivery attempt of this event.
+    pub uid: String,
+    pub kind: String,
+    /// The user (or role) the event is about: deliveries keep each subject's order.
+    pub subject: String,
+    /// The event's `data`, as JSON text.
+    pub data: String,
+    pub created_at: OffsetDateTime,
+}

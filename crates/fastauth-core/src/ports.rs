@@ -140,6 +140,9 @@ pub trait SessionStore: Send + Sync {
     async fn list_live_sessions(&self, user: &UserId, now: OffsetDateTime) -> StoreResult<Vec<Session>>;
     /// Ends one of `user`'s sessions; false if it is not theirs or already ended.
     async fn revoke_session(&self, user: &UserId, id: &SessionId, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Ends a session whose rotated refresh token came back, and records
+    /// `session.reuse_detected`, in one transaction; false if it had already ended.
+    async fn revoke_reused_session(&self, user: &UserId, id: &SessionId, now: OffsetDateTime) -> StoreResult<bool>;
     /// Ends all of `user`'s sessions but `keep`; returns how many ended.
     async fn revoke_user_sessions(
         &self,
@@ -164,6 +167,24 @@ pub trait AuditStore: Send + Sync {
     async fn record_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     /// Events newest first, filtered.
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// The event outbox. Events are written by the store itself, in the transaction of the change
+/// they describe (user and role changes, refresh-token reuse); these methods deliver them.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims or renews the right to deliver to `endpoint` until `until`; false while another
+    /// instance holds it. An endpoint seen for the first time starts after the existing events.
+    async fn lease_endpoint(
+        &self,
+        endpoint: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Up to `limit` events `endpoint` has not acknowledged, oldest first.
+    async fn undelivered_events(&self, endpoint: &str, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    async fn mark_delivered(&self, endpoint: &str, event_id: i64, now: OffsetDateTime) -> StoreResult<()>;
 }
 
 /// Where uploaded images go: a local directory or an S3-compatible bucket.
@@ -286,7 +307,7 @@ pub trait Mailer: Send + Sync {
 /// Everything fastauth keeps.
 #[async_trait]
 pub trait Store:
-    UserStore + RoleStore + AppStore + SessionStore + KeyStore + AuditStore + ResetTokenStore + OtpStore
+    UserStore + RoleStore + AppStore + SessionStore + KeyStore + AuditStore + ResetTokenStore + OtpStore + OutboxStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

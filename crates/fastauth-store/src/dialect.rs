@@ -21,6 +21,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (3, "otp_codes", include_str!("../migrations/postgres/0003_otp_codes.sql")),
     (4, "session_test_identity", include_str!("../migrations/postgres/0004_session_test_identity.sql")),
     (5, "pending_identifiers", include_str!("../migrations/postgres/0005_pending_identifiers.sql")),
+    (6, "outbox", include_str!("../migrations/postgres/0006_outbox.sql")),
 ];
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
@@ -28,6 +29,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (3, "otp_codes", include_str!("../migrations/sqlite/0003_otp_codes.sql")),
     (4, "session_test_identity", include_str!("../migrations/sqlite/0004_session_test_identity.sql")),
     (5, "pending_identifiers", include_str!("../migrations/sqlite/0005_pending_identifiers.sql")),
+    (6, "outbox", include_str!("../migrations/sqlite/0006_outbox.sql")),
 ];
 
 impl Dialect {

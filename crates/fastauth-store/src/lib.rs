@@ -9,6 +9,7 @@ mod dialect;
 pub mod fastauthcore;
 mod keys;
 mod otp;
+mod outbox;
 mod reset_tokens;
 mod roles;
 mod rows;

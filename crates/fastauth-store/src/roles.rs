@@ -8,7 +8,8 @@ use fastauth_core::ports::{RoleStore, StoreResult};
 use time::OffsetDateTime;
 
 use crate::rows::{self, ms, role_columns};
-use crate::{Dialect, SqlStore};
+use crate::{Dialect, SqlStore, outbox};
+use sqlx::{Any, Transaction};
 
 const INSERT_ROLE: &str = concat!(
     "insert into roles (role_name, permissions, department_name, department_id, is_active, application, \
@@ -134,7 +135,9 @@ impl RoleStore for SqlStore {
                 None => query,
             };
             let row = query.fetch_one(&mut *tx).await.map_err(|e| self.error(e))?;
-            created.push(rows::role(&row).map_err(|e| self.error(e))?);
+            let role = rows::role(&row).map_err(|e| self.error(e))?;
+            self.record_role(&mut tx, "role.created", &role, now).await?;
+            created.push(role);
         }
         if explicit_ids && self.dialect == Dialect::Postgres {
             // Explicit ids do not move PostgreSQL's sequence; move it past them.
@@ -148,6 +151,7 @@ impl RoleStore for SqlStore {
     }
 
     async fn update_role(&self, id: RoleId, changes: &RoleChanges, now: OffsetDateTime) -> StoreResult<Role> {
+        let mut tx = self.begin().await?;
         let row = sqlx::query(concat!(
             "update roles set role_name = coalesce($2, role_name), department_name = coalesce($3, department_name), \
              department_id = coalesce($4, department_id), updated_at = $5 where id = $1 returning ",
@@ -158,11 +162,11 @@ impl RoleStore for SqlStore {
         .bind(changes.department_name.as_deref())
         .bind(changes.department_id.as_deref())
         .bind(ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.error(e))?
         .ok_or(StoreError::NotFound)?;
-        rows::role(&row).map_err(|e| self.error(e))
+        self.commit_role_update(tx, &row, now).await
     }
 
     async fn replace_role_permissions(
@@ -184,13 +188,16 @@ impl RoleStore for SqlStore {
                 .map_err(|e| self.error(e))?
                 // Dropping `tx` rolls back the roles already changed.
                 .ok_or(StoreError::NotFound)?;
-            roles.push(rows::role(&row).map_err(|e| self.error(e))?);
+            let role = rows::role(&row).map_err(|e| self.error(e))?;
+            self.record_role(&mut tx, "role.updated", &role, now).await?;
+            roles.push(role);
         }
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(roles)
     }
 
     async fn set_role_active(&self, id: RoleId, active: bool, now: OffsetDateTime) -> StoreResult<Role> {
+        let mut tx = self.begin().await?;
         let row = sqlx::query(concat!(
             "update roles set is_active = $2, updated_at = $3 where id = $1 returning ",
             role_columns!()
@@ -198,11 +205,11 @@ impl RoleStore for SqlStore {
         .bind(id)
         .bind(i64::from(active))
         .bind(ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.error(e))?
         .ok_or(StoreError::NotFound)?;
-        rows::role(&row).map_err(|e| self.error(e))
+        self.commit_role_update(tx, &row, now).await
     }
 
     async fn all_roles(&self) -> StoreResult<Vec<Role>> {
@@ -230,10 +237,11 @@ impl RoleStore for SqlStore {
                         .bind(&app.name)
                         .bind(to_json(&app.allowed_origins)?)
                 }
-                RoleChange::CreateRole(spec) => sqlx::query(
+                RoleChange::CreateRole(spec) => sqlx::query(concat!(
                     "insert into roles (role_name, permissions, department_name, department_id, is_active, application, \
-                     created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $7)",
-                )
+                     created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $7) returning ",
+                    role_columns!()
+                ))
                 .bind(&spec.role_name)
                 .bind(to_json(&spec.permissions)?)
                 .bind(spec.department_name.as_deref())
@@ -241,10 +249,11 @@ impl RoleStore for SqlStore {
                 .bind(i64::from(spec.is_active))
                 .bind(spec.application.as_ref().map(ClientId::as_str))
                 .bind(ms(now)),
-                RoleChange::UpdateRole { id, spec, .. } => sqlx::query(
+                RoleChange::UpdateRole { id, spec, .. } => sqlx::query(concat!(
                     "update roles set permissions = $2, department_name = $3, department_id = $4, is_active = $5, \
-                     updated_at = $6 where id = $1",
-                )
+                     updated_at = $6 where id = $1 returning ",
+                    role_columns!()
+                ))
                 .bind(id)
                 .bind(to_json(&spec.permissions)?)
                 .bind(spec.department_name.as_deref())
@@ -252,8 +261,45 @@ impl RoleStore for SqlStore {
                 .bind(i64::from(spec.is_active))
                 .bind(ms(now)),
             };
-            query.execute(&mut *tx).await.map_err(|e| self.error(e))?;
+            let kind = match change {
+                RoleChange::CreateRole(_) => "role.created",
+                RoleChange::UpdateRole { .. } => "role.updated",
+                _ => {
+                    query.execute(&mut *tx).await.map_err(|e| self.error(e))?;
+                    continue;
+                }
+            };
+            let row = query.fetch_one(&mut *tx).await.map_err(|e| self.error(e))?;
+            let role = rows::role(&row).map_err(|e| self.error(e))?;
+            self.record_role(&mut tx, kind, &role, now).await?;
         }
         tx.commit().await.map_err(|e| self.error(e))
+    }
+}
+
+impl SqlStore {
+    async fn record_role(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        kind: &str,
+        role: &Role,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        outbox::record(tx, kind, &outbox::role_subject(role), &outbox::role_data(role), now)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Records `role.updated` for the changed row and commits.
+    async fn commit_role_update(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        row: &sqlx::any::AnyRow,
+        now: OffsetDateTime,
+    ) -> StoreResult<Role> {
+        let role = rows::role(row).map_err(|e| self.error(e))?;
+        self.record_role(&mut tx, "role.updated", &role, now).await?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(role)
     }
 }

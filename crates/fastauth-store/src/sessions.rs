@@ -154,6 +154,27 @@ impl SessionStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn revoke_reused_session(&self, user: &UserId, id: &SessionId, now: OffsetDateTime) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("update sessions set revoked_at = $3 where id = $1 and user_id = $2 and revoked_at is null")
+                .bind(id.as_str())
+                .bind(user.as_str())
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.error(e))?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let data = serde_json::json!({ "user_id": user, "session_id": id });
+        crate::outbox::record(&mut tx, "session.reuse_detected", user.as_str(), &data, now)
+            .await
+            .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(true)
+    }
+
     async fn revoke_user_sessions(
         &self,
         user: &UserId,

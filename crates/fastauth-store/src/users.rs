@@ -10,6 +10,7 @@ use fastauth_core::ports::{StoreResult, UserStore};
 use time::OffsetDateTime;
 
 use crate::SqlStore;
+use crate::outbox;
 use crate::rows::{self, ms, user_columns};
 
 const INSERT_USER: &str = "insert into users (id, firstname, lastname, email, phone_number, password_hash, \
@@ -97,13 +98,17 @@ impl UserStore for SqlStore {
                 .await
                 .map_err(|e| self.error(e))?;
         }
-        tx.commit().await.map_err(|e| self.error(e))?;
         let row = sqlx::query(concat!("select ", user_columns!(), " from users where id = $1"))
             .bind(user.id.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
-        rows::user(&row).map_err(|e| self.error(e))
+        let created = rows::user(&row).map_err(|e| self.error(e))?;
+        let mut data = outbox::user_data(&created);
+        data["role_ids"] = serde_json::json!(user.role_ids);
+        outbox::record(&mut tx, "user.created", created.id.as_str(), &data, now).await.map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(created)
     }
 
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {
@@ -237,6 +242,12 @@ impl UserStore for SqlStore {
                     .map_err(|e| self.error(e))?;
             }
         }
+        let user = rows::user(&row).map_err(|e| self.error(e))?;
+        let mut data = outbox::user_data(&user);
+        if let Some(roles) = &changes.role_ids {
+            data["role_ids"] = serde_json::json!(roles);
+        }
+        outbox::record(&mut tx, "user.updated", id.as_str(), &data, now).await.map_err(|e| self.error(e))?;
         if changes.status == Some(UserStatus::Disabled) {
             sqlx::query("update sessions set revoked_at = $2 where user_id = $1 and revoked_at is null")
                 .bind(id.as_str())
@@ -246,16 +257,24 @@ impl UserStore for SqlStore {
                 .map_err(|e| self.error(e))?;
         }
         tx.commit().await.map_err(|e| self.error(e))?;
-        rows::user(&row).map_err(|e| self.error(e))
+        Ok(user)
     }
 
     async fn delete_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let mut tx = self.begin().await?;
         let row = sqlx::query(concat!("delete from users where id = $1 returning ", user_columns!()))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
-        row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
+        let Some(row) = row else { return Ok(None) };
+        let user = rows::user(&row).map_err(|e| self.error(e))?;
+        let data = serde_json::json!({ "id": user.id });
+        outbox::record(&mut tx, "user.deleted", id.as_str(), &data, OffsetDateTime::now_utc())
+            .await
+            .map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok(Some(user))
     }
 
     async fn set_pending_identifier(
@@ -310,8 +329,10 @@ impl UserStore for SqlStore {
         let previous: Option<String> = sqlx::Row::try_get(&found, "previous").map_err(|e| self.error(e))?;
         // A unique violation here means someone else took the address meanwhile.
         let row = sqlx::query(apply).bind(&id).bind(ms(now)).fetch_one(&mut *tx).await.map_err(|e| self.error(e))?;
+        let user = rows::user(&row).map_err(|e| self.error(e))?;
+        outbox::record(&mut tx, "user.updated", &id, &outbox::user_data(&user), now).await.map_err(|e| self.error(e))?;
         tx.commit().await.map_err(|e| self.error(e))?;
-        Ok(Some((rows::user(&row).map_err(|e| self.error(e))?, previous)))
+        Ok(Some((user, previous)))
     }
 
     async fn mark_phone_verified(&self, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {

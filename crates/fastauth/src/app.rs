@@ -88,6 +88,7 @@ impl App {
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());
+        crate::webhooks::spawn(core.store.clone(), config.webhook_urls.clone(), config.webhook_secrets.clone())?;
         Ok(Self { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) })
     }
 

@@ -38,8 +38,10 @@ pub struct Config {
     pub sms: Vec<sms::SmsProvider>,
     pub sms_guards: sms::SmsGuards,
     pub test_identities: Vec<fastauth_core::service::TestIdentity>,
-    /// WEBHOOK_SECRET: signs the SMS webhook (and, later, event deliveries).
+    /// WEBHOOK_SECRET: signs event deliveries and the SMS webhook.
     pub webhook_secrets: crate::signature::WebhookSecrets,
+    /// WEBHOOK_URLS: where events go.
+    pub webhook_urls: Vec<String>,
     /// Origins allowed as `base_url` of reset links (RESET_REDIRECT_ALLOWLIST).
     pub reset_origins: Vec<String>,
     /// EMAIL_TEMPLATE: the HTML, or a file holding it.
@@ -119,6 +121,7 @@ impl Config {
             webhook_secrets: env
                 .parse_with("WEBHOOK_SECRET", crate::signature::WebhookSecrets::parse)?
                 .unwrap_or_default(),
+            webhook_urls: webhook_urls(env)?,
             reset_origins: reset_origins(env, &base_url)?,
             reset_email_template: template(env, "EMAIL_TEMPLATE", "{set_new_password_link}")?,
             otp_email_template: template(env, "OTP_EMAIL_TEMPLATE", "{otp}")?,
@@ -165,6 +168,20 @@ fn parse_base_url(raw: &str) -> Result<String, ConfigError> {
         return Err(ConfigError::new("BASE_URL", "must be an absolute http(s) URL such as https://auth.example.com/"));
     }
     Ok(if raw.ends_with('/') { raw.to_owned() } else { format!("{raw}/") })
+}
+
+fn webhook_urls(env: &Env) -> Result<Vec<String>, ConfigError> {
+    let urls = env.list("WEBHOOK_URLS").unwrap_or_default();
+    let is_http = |u: &str| {
+        reqwest::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    };
+    if let Some(bad) = urls.iter().find(|u| !is_http(u)) {
+        return Err(ConfigError::new("WEBHOOK_URLS", format!("has {bad:?}, not an absolute http(s) URL")));
+    }
+    if !urls.is_empty() && env.raw("WEBHOOK_SECRET").is_none() {
+        return Err(ConfigError::new("WEBHOOK_SECRET", "must be set when WEBHOOK_URLS is (whsec_ + base64)"));
+    }
+    Ok(urls)
 }
 
 fn reset_origins(env: &Env, base_url: &str) -> Result<Vec<String>, ConfigError> {
@@ -241,6 +258,8 @@ mod tests {
         assert_eq!(var(&[("REQUIRE_EMAIL_VERIFICATION", "maybe")]), "REQUIRE_EMAIL_VERIFICATION");
         assert_eq!(var(&[("BASE_URL", "auth.example.com")]), "BASE_URL");
         assert_eq!(var(&[("RATE_LIMITS", "maybe")]), "RATE_LIMITS");
+        assert_eq!(var(&[("WEBHOOK_URLS", "https://hooks.example.com/in")]), "WEBHOOK_SECRET");
+        assert_eq!(var(&[("WEBHOOK_URLS", "hooks.example.com")]), "WEBHOOK_URLS");
         assert_eq!(var(&[("REDIS_URL", "localhost:6379")]), "REDIS_URL");
         assert_eq!(
             var(&[("SMS_PROVIDER", "webhook"), ("SMS_WEBHOOK_URL", "https://h.example.com")]),

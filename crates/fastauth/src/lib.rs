@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod roles_file;
 pub mod signature;
+pub mod webhooks;
 
 pub use app::App;
 pub use config::Config;

@@ -25,7 +25,7 @@ impl Core {
             }
             Rotation::Reused { session_id, user_id, rotated_at } => {
                 if meta.now - rotated_at > self.settings.refresh_grace
-                    && self.store.revoke_session(&user_id, &session_id, meta.now).await?
+                    && self.store.revoke_reused_session(&user_id, &session_id, meta.now).await?
                 {
                     let details = serde_json::json!({ "session_id": session_id, "reason": "refresh_token_reused" });
                     self.audit("session.reuse_detected", meta, None, Some(&user_id), details).await;

@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod cli;
 mod errors;
+mod events;
 mod import;
 mod limits;
 mod ops;

@@ -139,6 +139,10 @@ impl TestApp {
         self.post(&path, body).await
     }
 
+    pub async fn post_with(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.http.post(self.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
+    }
+
     pub async fn get_with(&self, path: &str, token: &str) -> reqwest::Response {
         self.http.get(self.url(path)).bearer_auth(token).send().await.expect("request")
     }

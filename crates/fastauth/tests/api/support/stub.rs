@@ -54,6 +54,8 @@ type Responder = dyn Fn(&Recorded) -> (u16, String) + Send + Sync;
 pub struct Stub {
     pub url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    app: axum::Router,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Stub {
@@ -82,8 +84,40 @@ impl Stub {
         let app = axum::Router::new().fallback(handler);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind stub");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, requests }
+        let mut stub = Self { url, requests, app, stop: None };
+        stub.serve(listener);
+        stub
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = self.app.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        self.stop = Some(stop);
+    }
+
+    /// Takes the server down: connections to its port are refused until `restart`.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Serves again on the same port.
+    pub async fn restart(&mut self) {
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind(&addr).await.expect("rebind stub");
+        self.serve(listener);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
