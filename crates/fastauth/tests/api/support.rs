@@ -157,6 +157,35 @@ impl TestApp {
     }
 }
 
+/// The test SMTP capture server's HTTP API (started by scripts/test).
+pub struct Maildev {
+    api: String,
+    http: reqwest::Client,
+}
+
+impl Maildev {
+    pub fn from_env() -> Self {
+        let api = std::env::var("FASTAUTH_TEST_MAILDEV_URL").expect("FASTAUTH_TEST_MAILDEV_URL: run scripts/test");
+        Self { api, http: reqwest::Client::new() }
+    }
+
+    /// The text of the newest message to `address` with this subject, waiting up to 10 s.
+    pub async fn wait_for(&self, address: &str, subject: &str) -> String {
+        for _ in 0..100 {
+            let all: Vec<Value> =
+                self.http.get(format!("{}/api/email", self.api)).send().await.expect("maildev").json().await.expect("json");
+            let found = all.iter().rev().find(|m| {
+                m["subject"] == subject && m["to"].as_array().is_some_and(|to| to.iter().any(|t| t["address"] == address))
+            });
+            if let Some(m) = found {
+                return m["text"].as_str().expect("text").to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no {subject:?} to {address} within 10 s");
+    }
+}
+
 /// An email no other test uses.
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
