@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod events;
 mod import;
+mod instances;
 mod limits;
 mod ops;
 mod otp;

@@ -57,6 +57,72 @@ async fn a_database_outage_gives_quick_503s_and_recovers_by_itself() {
     assert_eq!(app.get_with("/me", &tokens.access).await.status(), 200);
 }
 
+/// Sign-ups and validations from 8 clients while the database is cut for 3 s: every answer is
+/// 2xx or a 503 within the pool timeout (never a 500 or a hang), and every sign-up that was
+/// answered 201 is in the database afterwards.
+#[tokio::test]
+async fn a_database_cut_under_load_loses_no_acknowledged_write() {
+    let db = TestDb::postgres().await;
+    let direct = db.url.clone();
+    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("addr")).await;
+    let via_proxy = db.url.replace("127.0.0.1:5432", &proxy.addr.to_string());
+    let vars = [("DATABASE_TIMEOUT_MS", "1000"), ("RATE_LIMITS", "off")];
+    let app = std::sync::Arc::new(TestApp::spawn_on(db, &via_proxy, &vars).await);
+    let access = app.user().create().await.sign_in(&app).await.access;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let (app, stop, access) = (app.clone(), stop.clone(), access.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let started = Instant::now();
+                    let (email, res) = if i % 2 == 0 {
+                        let email = crate::support::unique_email();
+                        let body = serde_json::json!({"firstname": "Load", "lastname": "Test", "email": email, "password": crate::support::PASSWORD});
+                        (Some(email), app.post("/signup", body).await)
+                    } else {
+                        (None, app.http.get(app.url("/token")).bearer_auth(&access).send().await.expect("send"))
+                    };
+                    seen.push((email, res.status().as_u16(), started.elapsed()));
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut results = Vec::new();
+    for client in clients {
+        results.extend(client.await.expect("client"));
+    }
+    let count = |status: u16| results.iter().filter(|r| r.1 == status).count();
+    assert!(results.iter().all(|r| matches!(r.1, 200 | 201 | 503)), "only 2xx and 503: {:?}", results.iter().map(|r| r.1).collect::<std::collections::BTreeSet<_>>());
+    assert!(count(503) > 0 && count(201) > 0 && count(200) > 0);
+    let slowest = results.iter().map(|r| r.2).max().expect("results");
+    assert!(slowest < Duration::from_millis(2500), "no request hangs past the 1 s pool timeout much: {slowest:?}");
+    let last = results.iter().rev().find(|r| r.0.is_some()).expect("a sign-up");
+    assert_eq!(last.1, 201, "sign-ups succeed again after the outage");
+
+    let check = fastauth_store::SqlStore::connect(&direct, &Default::default()).expect("direct");
+    let acknowledged: Vec<&String> = results.iter().filter(|r| r.1 == 201).filter_map(|r| r.0.as_ref()).collect();
+    for email in &acknowledged {
+        let email = fastauth_core::email::Email::parse(email).expect("email");
+        use fastauth_core::ports::UserStore;
+        assert!(check.find_user_by_email(&email).await.expect("query").is_some(), "acknowledged sign-up lost");
+    }
+    eprintln!(
+        "outage under load: {} requests, {} acknowledged sign-ups all present, {} quick 503s, slowest {slowest:?}",
+        results.len(),
+        acknowledged.len(),
+        count(503)
+    );
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
     let app = TestApp::spawn().await;

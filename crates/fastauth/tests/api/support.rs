@@ -23,6 +23,7 @@ pub struct TestApp {
     /// What another instance on the same database needs: its URL and key-encryption key.
     db_url: String,
     kek: String,
+    base_url: String,
     _db: Option<TestDb>,
     _stop: oneshot::Sender<()>,
 }
@@ -45,22 +46,24 @@ impl TestApp {
     /// On `db`, reached through `url` (a proxy in outage tests).
     pub async fn spawn_on(db: TestDb, url: &str, vars: &[(&str, &str)]) -> Self {
         let kek = fastauth_core::tokens::Kek::generate().to_base64();
-        let mut app = Self::serve(url, &kek, vars).await;
+        let mut app = Self::serve(url, &kek, None, vars).await;
         app._db = Some(db);
         app
     }
 
-    /// Another instance on this one's database (and keys), with its own variables.
+    /// Another instance of this service: the same database, keys and BASE_URL (the issuer),
+    /// with its own variables.
     pub async fn spawn_beside(&self, vars: &[(&str, &str)]) -> Self {
-        Self::serve(&self.db_url, &self.kek, vars).await
+        Self::serve(&self.db_url, &self.kek, Some(&self.base_url), vars).await
     }
 
-    async fn serve(url: &str, kek: &str, vars: &[(&str, &str)]) -> Self {
+    async fn serve(url: &str, kek: &str, base_url: Option<&str>, vars: &[(&str, &str)]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut env = Env::from_pairs(TEST_ENV);
         env.set("DATABASE_URL", url);
-        env.set("BASE_URL", &format!("http://{addr}/"));
+        let base_url = base_url.map_or_else(|| format!("http://{addr}/"), str::to_owned);
+        env.set("BASE_URL", &base_url);
         env.set("KEY_ENCRYPTION_KEY", kek);
         let uploads = std::env::temp_dir().join(format!("fastauth-uploads-{}", uuid::Uuid::new_v4().simple()));
         env.set("UPLOAD_DIR", &uploads.to_string_lossy());
@@ -78,7 +81,7 @@ impl TestApp {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .expect("client");
-        Self { addr, app, http, db_url: url.to_owned(), kek: kek.to_owned(), _db: None, _stop: stop }
+        Self { addr, app, http, db_url: url.to_owned(), kek: kek.to_owned(), base_url, _db: None, _stop: stop }
     }
 
     /// With mail going to the test SMTP capture server (started by scripts/test).
