@@ -19,17 +19,15 @@ pub(crate) async fn record(
     data: &Value,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into outbox_events (uid, event_type, subject, payload, created_at) values ($1, $2, $3, $4, $5)",
-    )
-    .bind(format!("evt_{}", uuid::Uuid::now_v7().simple()))
-    .bind(kind)
-    .bind(subject)
-    .bind(data.to_string())
-    .bind(ms(now))
-    .execute(conn)
-    .await
-    .map(drop)
+    sqlx::query("insert into outbox_events (uid, event_type, subject, payload, created_at) values ($1, $2, $3, $4, $5)")
+        .bind(format!("evt_{}", uuid::Uuid::now_v7().simple()))
+        .bind(kind)
+        .bind(subject)
+        .bind(data.to_string())
+        .bind(ms(now))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// What events say about a user: who it is, never its secrets.

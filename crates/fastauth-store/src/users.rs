@@ -330,7 +330,9 @@ impl UserStore for SqlStore {
         // A unique violation here means someone else took the address meanwhile.
         let row = sqlx::query(apply).bind(&id).bind(ms(now)).fetch_one(&mut *tx).await.map_err(|e| self.error(e))?;
         let user = rows::user(&row).map_err(|e| self.error(e))?;
-        outbox::record(&mut tx, "user.updated", &id, &outbox::user_data(&user), now).await.map_err(|e| self.error(e))?;
+        outbox::record(&mut tx, "user.updated", &id, &outbox::user_data(&user), now)
+            .await
+            .map_err(|e| self.error(e))?;
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(Some((user, previous)))
     }

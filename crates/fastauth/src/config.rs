@@ -58,10 +58,9 @@ pub struct Config {
     pub limits: LimitsConfig,
 }
 
-/// RATE_LIMITS, and where the counts live.
+/// Where rate-limit counts live (RATE_LIMITS itself is `http.rate_limits`).
 #[derive(Debug, Clone)]
 pub struct LimitsConfig {
-    pub enabled: bool,
     /// REDIS_URL: counts shared by every instance; in memory when unset.
     pub redis_url: Option<String>,
     /// REDIS_KEY_PREFIX: lets several deployments share one Redis.
@@ -135,7 +134,6 @@ impl Config {
                 _ => Err("must be pretty or json".into()),
             })?,
             limits: LimitsConfig {
-                enabled: env.bool("RATE_LIMITS", true)?,
                 redis_url: env.parse_with("REDIS_URL", |v| {
                     if v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("unix://") {
                         Ok(v.to_owned())
@@ -172,9 +170,8 @@ fn parse_base_url(raw: &str) -> Result<String, ConfigError> {
 
 fn webhook_urls(env: &Env) -> Result<Vec<String>, ConfigError> {
     let urls = env.list("WEBHOOK_URLS").unwrap_or_default();
-    let is_http = |u: &str| {
-        reqwest::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-    };
+    let is_http =
+        |u: &str| reqwest::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
     if let Some(bad) = urls.iter().find(|u| !is_http(u)) {
         return Err(ConfigError::new("WEBHOOK_URLS", format!("has {bad:?}, not an absolute http(s) URL")));
     }

@@ -20,8 +20,7 @@ use crate::config::{Config, ConfigError};
 /// The limiter the configuration asks for.
 pub fn limiter(config: &Config) -> Result<Arc<dyn Limiter>, ConfigError> {
     let limits = &config.limits;
-    if !limits.enabled {
-        tracing::warn!("RATE_LIMITS=off: no rate limits or sign-in backoff; use this for benchmarks only");
+    if !config.http.rate_limits {
         return Ok(Arc::new(Unlimited));
     }
     match &limits.redis_url {

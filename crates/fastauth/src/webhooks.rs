@@ -29,10 +29,8 @@ pub fn spawn(store: Arc<dyn Store>, endpoints: Vec<String>, secrets: WebhookSecr
     if endpoints.is_empty() {
         return Ok(());
     }
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(DELIVERY_TIMEOUT)
-        .build()?;
+    let http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(DELIVERY_TIMEOUT).build()?;
     let holder = format!("instance-{}", uuid::Uuid::new_v4().simple());
     let mut dispatcher = Dispatcher { store, http, secrets, holder, retries: HashMap::new() };
     tokio::spawn(async move {

@@ -146,7 +146,8 @@ async fn serve_logs_no_secret_of_any_flow_and_finishes_in_flight_requests_on_sig
     let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
     let mail = crate::support::Maildev::from_env();
     let email = format!("log-{}@example.com", uuid::Uuid::new_v4().simple());
-    let mut secrets: Vec<String> = vec!["the admin passphrase".into(), "wrong guess here".into(), webhook_secret.into()];
+    let mut secrets: Vec<String> =
+        vec!["the admin passphrase".into(), "wrong guess here".into(), webhook_secret.into()];
 
     // Sign-up, validation and refresh with tokens in query strings, sign-in right and wrong.
     let first = "secret horse battery staple";
@@ -188,7 +189,8 @@ async fn serve_logs_no_secret_of_any_flow_and_finishes_in_flight_requests_on_sig
     let token = link.split("/auth/reset-forget-password/").nth(1).expect("link").split_whitespace().next().expect("t");
     secrets.push(token.to_owned());
     let third = "a third horse battery staple";
-    let reset = post(&format!("/reset-forget-password/{token}"), json!({"new_password": third, "confirm_password": third}));
+    let reset =
+        post(&format!("/reset-forget-password/{token}"), json!({"new_password": third, "confirm_password": third}));
     assert_eq!(reset.await.expect("reset").status(), 200);
 
     // Codes by email and by SMS.
@@ -202,10 +204,9 @@ async fn serve_logs_no_secret_of_any_flow_and_finishes_in_flight_requests_on_sig
     assert_eq!(post("/request-otp-mobile", json!({"phone_number": phone})).await.expect("sms").status(), 202);
     let sent: Value = serde_json::from_str(&sms.requests()[0].body).expect("sms json");
     let sms_code = sent["code"].as_str().expect("code").to_owned();
-    let by_sms = json_of(
-        post("/verify-otp-mobile", json!({"phone_number": phone, "otp": sms_code})).await.expect("verify sms"),
-    )
-    .await;
+    let by_sms =
+        json_of(post("/verify-otp-mobile", json!({"phone_number": phone, "otp": sms_code})).await.expect("verify sms"))
+            .await;
     keep(&mut secrets, &by_sms["results"], "access_token");
     keep(&mut secrets, &by_sms["results"], "refresh_token");
     secrets.push(sms_code);

@@ -67,11 +67,13 @@ async fn a_receiver_that_goes_down_loses_nothing_and_sees_each_users_changes_in_
     receiver.stop().await;
     for round in 1..=4 {
         for id in &users {
-            let res = app.post_with(&format!("/update/{id}"), &admin.access, json!({"firstname": format!("v{round}")})).await;
+            let res =
+                app.post_with(&format!("/update/{id}"), &admin.access, json!({"firstname": format!("v{round}")})).await;
             assert_eq!(res.status(), 200);
         }
     }
-    let res = app.http.delete(app.url(&format!("/delete-user?uuid={}", users[2]))).bearer_auth(&admin.access).send().await;
+    let res =
+        app.http.delete(app.url(&format!("/delete-user?uuid={}", users[2]))).bearer_auth(&admin.access).send().await;
     assert_eq!(res.unwrap().status(), 200);
     // Changes that fail write no event: a taken email, and a batch of roles with a duplicate.
     assert_problem(app.post("/signup", signup(first_email)).await, 409, "user_exists").await;

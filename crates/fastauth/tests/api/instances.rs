@@ -57,6 +57,11 @@ async fn three_instances_share_tokens_logouts_refresh_races_and_limits() {
         assert_eq!(res.status(), 401);
     }
     for app in all {
-        assert_problem(app.post("/signin", json!({"email": owner.email, "password": owner.password})).await, 429, "rate_limited").await;
+        assert_problem(
+            app.post("/signin", json!({"email": owner.email, "password": owner.password})).await,
+            429,
+            "rate_limited",
+        )
+        .await;
     }
 }

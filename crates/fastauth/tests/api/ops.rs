@@ -101,7 +101,11 @@ async fn a_database_cut_under_load_loses_no_acknowledged_write() {
         results.extend(client.await.expect("client"));
     }
     let count = |status: u16| results.iter().filter(|r| r.1 == status).count();
-    assert!(results.iter().all(|r| matches!(r.1, 200 | 201 | 503)), "only 2xx and 503: {:?}", results.iter().map(|r| r.1).collect::<std::collections::BTreeSet<_>>());
+    assert!(
+        results.iter().all(|r| matches!(r.1, 200 | 201 | 503)),
+        "only 2xx and 503: {:?}",
+        results.iter().map(|r| r.1).collect::<std::collections::BTreeSet<_>>()
+    );
     assert!(count(503) > 0 && count(201) > 0 && count(200) > 0);
     let slowest = results.iter().map(|r| r.2).max().expect("results");
     assert!(slowest < Duration::from_millis(2500), "no request hangs past the 1 s pool timeout much: {slowest:?}");

@@ -175,10 +175,18 @@ impl Maildev {
     /// The text of the newest message to `address` with this subject, waiting up to 10 s.
     pub async fn wait_for(&self, address: &str, subject: &str) -> String {
         for _ in 0..100 {
-            let all: Vec<Value> =
-                self.http.get(format!("{}/api/email", self.api)).send().await.expect("maildev").json().await.expect("json");
+            let all: Vec<Value> = self
+                .http
+                .get(format!("{}/api/email", self.api))
+                .send()
+                .await
+                .expect("maildev")
+                .json()
+                .await
+                .expect("json");
             let found = all.iter().rev().find(|m| {
-                m["subject"] == subject && m["to"].as_array().is_some_and(|to| to.iter().any(|t| t["address"] == address))
+                m["subject"] == subject
+                    && m["to"].as_array().is_some_and(|to| to.iter().any(|t| t["address"] == address))
             });
             if let Some(m) = found {
                 return m["text"].as_str().expect("text").to_owned();
