@@ -85,10 +85,12 @@ impl App {
         let limiter = crate::limits::limiter(&config)?;
         let core =
             Core { store, blobs: blobs.clone(), mailer, sms, hasher, limiter, keys, settings: Arc::new(settings) };
+        // Endpoints are registered before seeding, so that they hear of a seeded admin too.
+        crate::webhooks::spawn(core.store.clone(), config.webhook_urls.clone(), config.webhook_secrets.clone())
+            .await?;
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());
-        crate::webhooks::spawn(core.store.clone(), config.webhook_urls.clone(), config.webhook_secrets.clone())?;
         Ok(Self { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) })
     }
 

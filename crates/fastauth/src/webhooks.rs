@@ -24,8 +24,9 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Retries wait 1 s, 2 s, 4 s … up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-/// Starts delivering in the background when WEBHOOK_URLS is set.
-pub fn spawn(store: Arc<dyn Store>, endpoints: Vec<String>, secrets: WebhookSecrets) -> anyhow::Result<()> {
+/// Registers each endpoint (it receives the events from now on) and starts delivering in the
+/// background, when WEBHOOK_URLS is set.
+pub async fn spawn(store: Arc<dyn Store>, endpoints: Vec<String>, secrets: WebhookSecrets) -> anyhow::Result<()> {
     if endpoints.is_empty() {
         return Ok(());
     }
@@ -33,6 +34,9 @@ pub fn spawn(store: Arc<dyn Store>, endpoints: Vec<String>, secrets: WebhookSecr
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(DELIVERY_TIMEOUT).build()?;
     let holder = format!("instance-{}", uuid::Uuid::new_v4().simple());
     let mut dispatcher = Dispatcher { store, http, secrets, holder, retries: HashMap::new() };
+    for endpoint in &endpoints {
+        dispatcher.renew_lease(endpoint).await?;
+    }
     tokio::spawn(async move {
         loop {
             for endpoint in &endpoints {
