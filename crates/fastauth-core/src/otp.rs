@@ -21,6 +21,10 @@ pub const COOLDOWN: time::Duration = time::Duration::seconds(60);
 pub const HOURLY_MAX: i64 = 5;
 /// Wrong tries that burn a code.
 pub const MAX_TRIES: i64 = 5;
+/// SMS pumping: when fewer than 1 in 5 of the last 200 codes sent to a prefix were verified,
+/// sending there pauses for an hour after the newest.
+const CONVERSION_WINDOW: i64 = 200;
+const CONVERSION_MIN_PERCENT: i64 = 20;
 
 const BUILT_IN_OTP: &str = "<p>Your sign-in code is <strong>{otp}</strong>.</p><p>It works once. If you did not ask for it, ignore this message.</p>";
 
@@ -183,11 +187,32 @@ impl Core {
             self.otp_hash(&target, &format!("unmatchable-{}", uuid::Uuid::new_v4()))
         };
         self.issue_code(&target, &stored, meta).await?;
-        if sends {
-            let provider = self.sms.send(phone, &code).await?;
-            self.store.set_otp_provider(&target, provider, meta.now).await?;
+        match (sends, flow) {
+            // Every number gets a code here, so a failed send tells the caller nothing new.
+            (true, PhoneFlow::Mobile) => {
+                let provider = self.sms.send(phone, &code).await?;
+                self.store.set_otp_provider(&target, provider, meta.now).await?;
+            }
+            // Only registered numbers get one: a failure must look like a success.
+            (true, PhoneFlow::Registered) => self.send_sms_later(target, phone.clone(), code, meta.now),
+            (false, _) => {}
         }
         Ok(())
+    }
+
+    /// Sends in the background and records the provider; a failure is logged without the code.
+    fn send_sms_later(&self, target: OtpTarget, phone: PhoneNumber, code: String, now: time::OffsetDateTime) {
+        let core = self.clone();
+        tokio::spawn(async move {
+            match core.sms.send(&phone, &code).await {
+                Ok(provider) => {
+                    if let Err(e) = core.store.set_otp_provider(&target, provider, now).await {
+                        tracing::warn!(error = %e, "could not record which provider sent a code");
+                    }
+                }
+                Err(_) => tracing::error!("no SMS provider could send a code to a registered number"),
+            }
+        });
     }
 
     /// SMS-pumping guards, checked alike for every number: 429 `sms_limit` and an audit event.
@@ -208,10 +233,25 @@ impl Core {
             } else {
                 None
             };
+        let mut wait = hour;
+        let reason = match reason {
+            Some(reason) => Some(reason),
+            None => {
+                let recent = self.store.sms_conversion(&phone.prefix(), CONVERSION_WINDOW).await?;
+                let pumped = recent.sent >= CONVERSION_WINDOW
+                    && recent.verified * 100 < recent.sent * CONVERSION_MIN_PERCENT
+                    && recent.newest.is_some_and(|newest| meta.now < newest + hour);
+                if let (true, Some(newest)) = (pumped, recent.newest) {
+                    wait = newest + hour - meta.now;
+                }
+                pumped.then_some("conversion")
+            }
+        };
         let Some(reason) = reason else { return Ok(()) };
         let details = serde_json::json!({ "reason": reason, "prefix": phone.prefix() });
         self.audit("sms.limit_hit", meta, None, None, details).await;
-        Err(Error::SmsLimit { retry_after: std::time::Duration::from_secs(3600) })
+        let retry_after = std::time::Duration::from_secs(wait.whole_seconds().max(1) as u64);
+        Err(Error::SmsLimit { retry_after })
     }
 
     /// Checks an SMS code (with the provider when it made the code) and signs in; `Mobile`

@@ -214,6 +214,14 @@ pub enum OtpIssue {
     },
 }
 
+/// Recent SMS codes to one prefix and how many were verified (the SMS-pumping signal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsConversion {
+    pub sent: i64,
+    pub verified: i64,
+    pub newest: Option<OffsetDateTime>,
+}
+
 /// The outcome of checking a code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OtpCheck {
@@ -247,6 +255,9 @@ pub trait OtpStore: Send + Sync {
     ) -> StoreResult<OtpCheck>;
     /// SMS actually sent since `since`, to numbers starting with `prefix` if given.
     async fn count_sms_sent(&self, since: OffsetDateTime, prefix: Option<&str>) -> StoreResult<i64>;
+    /// Of the last `window` SMS codes sent to numbers starting with `prefix`: how many were
+    /// sent, how many verified, and when the newest went out.
+    async fn sms_conversion(&self, prefix: &str, window: i64) -> StoreResult<SmsConversion>;
     /// Records which SMS provider sent the live code.
     async fn set_otp_provider(&self, target: &OtpTarget, provider: &str, now: OffsetDateTime) -> StoreResult<()>;
     /// The provider that sent the live code, if there is a live code and it was recorded.

@@ -1,11 +1,12 @@
 //! One-time codes.
 
 use async_trait::async_trait;
-use fastauth_core::ports::{OtpCheck, OtpIssue, OtpStore, OtpTarget, StoreResult};
+use fastauth_core::ports::{OtpCheck, OtpIssue, OtpStore, OtpTarget, SmsConversion, StoreResult};
+use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::SqlStore;
-use crate::rows::ms;
+use crate::rows::{from_ms, ms};
 
 /// A code that can still be checked; $1 destination, $2 channel, $3 client, $4 now, $5 max tries.
 macro_rules! live_code {
@@ -118,6 +119,28 @@ impl OtpStore for SqlStore {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| self.error(e))
+    }
+
+    async fn sms_conversion(&self, prefix: &str, window: i64) -> StoreResult<SmsConversion> {
+        let row = sqlx::query(
+            "select count(*) as sent, coalesce(sum(case when consumed_at is null then 0 else 1 end), 0) as verified, \
+             max(created_at) as newest from (select consumed_at, created_at from otp_codes \
+             where channel = 'sms' and provider is not null and destination like $1 \
+             order by created_at desc limit $2) recent",
+        )
+        .bind(format!("{prefix}%"))
+        .bind(window)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.error(e))?;
+        let read = || -> Result<SmsConversion, sqlx::Error> {
+            Ok(SmsConversion {
+                sent: row.try_get("sent")?,
+                verified: row.try_get("verified")?,
+                newest: row.try_get::<Option<i64>, _>("newest")?.map(from_ms).transpose()?,
+            })
+        };
+        read().map_err(|e| self.error(e))
     }
 
     async fn set_otp_provider(&self, target: &OtpTarget, provider: &str, now: OffsetDateTime) -> StoreResult<()> {

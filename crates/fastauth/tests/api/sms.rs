@@ -61,7 +61,9 @@ async fn twilio_messages_carry_our_code_to_registered_numbers_only() {
     let res = app.post("/request-otp-phone", json!({"phone_number": phone})).await;
     assert_eq!(res.status(), 202);
     let known: Value = res.json().await.expect("json");
-    let sent = stub.requests();
+    // Registered numbers' codes go out in the background (a provider outage must not tell them
+    // from unregistered ones).
+    let sent = stub.wait_for(1).await;
     assert_eq!(sent.len(), 1);
     let form = sent[0].form();
     assert_eq!((form["To"].as_str(), form["From"].as_str()), (phone.as_str(), "+15005550006"));
@@ -76,6 +78,7 @@ async fn twilio_messages_carry_our_code_to_registered_numbers_only() {
     let res = app.post("/request-otp-phone", json!({"phone_number": stranger})).await;
     assert_eq!(res.status(), 202);
     assert_eq!(res.json::<Value>().await.expect("json"), known, "the same answer for unregistered numbers");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(stub.requests().len(), 1, "and no SMS");
     assert_problem(
         app.post("/verify-otp-phone", json!({"phone_number": stranger, "otp": "123456"})).await,
@@ -374,4 +377,36 @@ async fn a_new_phone_number_becomes_the_users_after_its_sms_code() {
 /// A fresh access token (the first phone proof ended the earlier sessions).
 async fn res_token(app: &TestApp, user: &crate::support::TestUser) -> String {
     user.sign_in(app).await.access
+}
+
+#[tokio::test]
+async fn with_the_provider_down_registered_and_unknown_numbers_get_the_same_answer() {
+    let stub = Stub::start(|_: &Recorded| (500, "{}".to_owned())).await;
+    let app = webhook_app(&stub, &[]).await;
+    let (phone, _) = signed_up_with_phone(&app).await;
+    let known = app.post("/request-otp-phone", json!({"phone_number": phone})).await;
+    let unknown = app.post("/request-otp-phone", json!({"phone_number": unique_phone()})).await;
+    assert_eq!((known.status().as_u16(), unknown.status().as_u16()), (202, 202));
+    assert_eq!(known.json::<Value>().await.expect("json"), unknown.json::<Value>().await.expect("json"));
+    assert_eq!(stub.wait_for(1).await[0].path, "/hook", "the registered number's SMS was attempted");
+}
+
+#[tokio::test]
+async fn a_prefix_where_codes_are_sent_but_not_verified_pauses_for_an_hour() {
+    let stub = Stub::start(|_: &Recorded| (200, "{}".to_owned())).await;
+    let app = webhook_app(&stub, &[("RATE_LIMITS", "off")]).await;
+    // 200 codes to one prefix (+91 987…), none verified: pumping.
+    for n in 0..200 {
+        let res = app.post("/request-otp-mobile", json!({"phone_number": format!("+91987{n:07}")})).await;
+        assert_eq!(res.status(), 202, "code {n}");
+    }
+    let res = app.post("/request-otp-mobile", json!({"phone_number": "+919870009999"})).await;
+    let retry: u64 = res.headers()["retry-after"].to_str().expect("ascii").parse().expect("secs");
+    assert!((3500..=3600).contains(&retry), "{retry}");
+    assert_problem(res, 429, "sms_limit").await;
+    let hits = app.app.core.audit_events(None, Some("sms.limit_hit"), 10).await.expect("audit");
+    assert_eq!(hits[0].details["reason"], "conversion");
+    assert_eq!(stub.requests().len(), 200, "the 201st was not sent");
+    // Other prefixes are unaffected.
+    assert_eq!(app.post("/request-otp-mobile", json!({"phone_number": "+919812345678"})).await.status(), 202);
 }

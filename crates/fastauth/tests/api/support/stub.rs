@@ -120,6 +120,18 @@ impl Stub {
         self.serve(listener);
     }
 
+    /// The requests, once there are at least `count` (waiting up to 10 s).
+    pub async fn wait_for(&self, count: usize) -> Vec<Recorded> {
+        for _ in 0..200 {
+            let seen = self.requests();
+            if seen.len() >= count {
+                return seen;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {count} requests reached the stub within 10 s");
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().expect("lock").clone()
     }
