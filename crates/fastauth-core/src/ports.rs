@@ -322,6 +322,9 @@ pub trait Store:
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Deletes audit rows older than `audit_before`, and codes, reset tokens, sessions and
+    /// delivered events that expired or ended before `expired_before`; returns the rows deleted.
+    async fn purge(&self, audit_before: OffsetDateTime, expired_before: OffsetDateTime) -> StoreResult<u64>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
 }

@@ -10,6 +10,7 @@ pub mod fastauthcore;
 mod keys;
 mod otp;
 mod outbox;
+mod purge;
 mod reset_tokens;
 mod roles;
 mod rows;
@@ -26,6 +27,7 @@ use fastauth_core::StoreError;
 use fastauth_core::ports::{Store, StoreResult};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Transaction};
+use time::OffsetDateTime;
 
 pub use dialect::Dialect;
 
@@ -87,6 +89,10 @@ impl Store for SqlStore {
             sqlx::migrate::MigrateError::Execute(err) => self.error(err),
             other => StoreError::Other(other.into()),
         })
+    }
+
+    async fn purge(&self, audit_before: OffsetDateTime, expired_before: OffsetDateTime) -> StoreResult<u64> {
+        self.purge_old(audit_before, expired_before).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -26,6 +26,11 @@ use fastauth_core::sms::SmsChain;
 
 /// How long start-up waits for the database before giving up.
 const DATABASE_WAIT: Duration = Duration::from_secs(60);
+/// Retention runs this long after start, then daily (on every instance; deleting twice is harmless).
+const PURGE_FIRST: Duration = Duration::from_secs(60);
+const PURGE_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// Expired codes, reset tokens, ended sessions and delivered events are kept this long.
+const EXPIRED_KEPT: time::Duration = time::Duration::days(7);
 /// How often each instance re-reads the signing keys (rotations and revocations elsewhere).
 const KEY_RELOAD: Duration = Duration::from_secs(10);
 
@@ -86,12 +91,19 @@ impl App {
         let core =
             Core { store, blobs: blobs.clone(), mailer, sms, hasher, limiter, keys, settings: Arc::new(settings) };
         // Endpoints are registered before seeding, so that they hear of a seeded admin too.
-        crate::webhooks::spawn(core.store.clone(), config.webhook_urls.clone(), config.webhook_secrets.clone())
-            .await?;
+        crate::webhooks::spawn(core.store.clone(), config.webhook_urls.clone(), config.webhook_secrets.clone()).await?;
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());
-        Ok(Self { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) })
+        let app = Self { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) };
+        spawn_purger(app.clone());
+        Ok(app)
+    }
+
+    /// Deletes audit rows past AUDIT_RETENTION_DAYS and what expired or ended over 7 days ago.
+    pub async fn purge(&self, now: OffsetDateTime) -> anyhow::Result<u64> {
+        let audit_before = now - self.config.audit_retention;
+        Ok(self.core.store.purge(audit_before, now - EXPIRED_KEPT).await?)
     }
 
     /// The time rules see; read once per request.
@@ -179,6 +191,19 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
+}
+
+fn spawn_purger(app: App) {
+    tokio::spawn(async move {
+        tokio::time::sleep(PURGE_FIRST).await;
+        loop {
+            match app.purge(OffsetDateTime::now_utc()).await {
+                Ok(rows) => tracing::info!(rows, "retention: purged old audit rows and expired records"),
+                Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry tomorrow"),
+            }
+            tokio::time::sleep(PURGE_EVERY).await;
+        }
+    });
 }
 
 fn spawn_key_reloader(core: Core) {

@@ -58,6 +58,9 @@ pub enum Command {
     },
     /// Print the OpenAPI 3.1 document.
     Openapi,
+    /// Delete audit rows older than AUDIT_RETENTION_DAYS, and codes, reset tokens, sessions and
+    /// delivered events that expired over 7 days ago (`serve` does this daily).
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +124,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::ImportFastauthcore { from } => import_fastauthcore(config, &from).await,
         Command::Openapi => print_openapi(),
+        Command::Purge => {
+            let app = App::build(config).await?;
+            println!("purged {} rows", app.purge(app.now()).await?);
+            Ok(())
+        }
     }
 }
 

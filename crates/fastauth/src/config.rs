@@ -54,6 +54,8 @@ pub struct Config {
     pub require_email_verification: bool,
     pub phone_region: Option<Region>,
     pub otp_minutes: u32,
+    /// AUDIT_RETENTION_DAYS.
+    pub audit_retention: time::Duration,
     pub log_format: Option<LogFormat>,
     pub limits: LimitsConfig,
 }
@@ -128,6 +130,7 @@ impl Config {
             require_email_verification: env.bool("REQUIRE_EMAIL_VERIFICATION", false)?,
             phone_region,
             otp_minutes: env.get_in("OTP_EXPIRATION_TIME", 10, 1..=1440)?,
+            audit_retention: time::Duration::days(env.get_in("AUDIT_RETENTION_DAYS", 365, 1..=36_500)?),
             log_format: env.parse_with("LOG_FORMAT", |v| match v {
                 "pretty" => Ok(LogFormat::Pretty),
                 "json" => Ok(LogFormat::Json),

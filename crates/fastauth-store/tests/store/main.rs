@@ -491,3 +491,45 @@ async fn one_time_codes_expire_burn_after_tries_and_respect_the_hourly_cap(store
     assert_eq!(store.check_otp(&once, "right", t, 5).await.expect("check"), OtpCheck::Verified);
     assert_eq!(store.check_otp(&once, "right", t, 5).await.expect("check"), OtpCheck::Rejected, "a code works once");
 }
+
+store_test!(purge_removes_only_what_is_past_its_keeping);
+async fn purge_removes_only_what_is_past_its_keeping(store: Arc<dyn Store>) {
+    let now = now();
+    let long_ago = now - Duration::days(400);
+    let month_ago = now - Duration::days(30);
+    let endpoint = unique("https://hooks.example.com/");
+    assert!(store.lease_endpoint(&endpoint, "me", now, now + Duration::seconds(30)).await.expect("lease"));
+    let user = store.create_user_with_roles(&new_user(vec![]), month_ago).await.expect("user");
+    let old_session = store.create_session(&new_session(&user.id, &unique("h"), month_ago), 50).await.expect("s");
+    let live_session = store.create_session(&new_session(&user.id, &unique("h"), now), 50).await.expect("s");
+    let (old_token, live_token) = (unique("t"), unique("t"));
+    store.create_reset_token(&user.id, &old_token, month_ago, month_ago + Duration::minutes(30)).await.expect("t");
+    store.create_reset_token(&user.id, &live_token, now, now + Duration::minutes(30)).await.expect("t");
+    for at in [long_ago, now] {
+        let event = NewAuditEvent {
+            kind: "signin.failed",
+            at,
+            actor_id: None,
+            subject_id: Some(user.id.clone()),
+            ip: None,
+            details: serde_json::json!({}),
+        };
+        store.record_audit(&event).await.expect("audit");
+    }
+
+    store.purge(now - Duration::days(365), now - Duration::days(7)).await.expect("purge");
+    assert!(store.find_session(&old_session.id).await.expect("q").is_none(), "the expired session went");
+    assert!(store.find_session(&live_session.id).await.expect("q").is_some());
+    let at_issue = month_ago + Duration::minutes(1);
+    assert!(store.find_reset_token(&old_token, at_issue).await.expect("q").is_none(), "the expired token went");
+    assert!(store.find_reset_token(&live_token, now).await.expect("q").is_some());
+    let filter = AuditFilter { user: Some(user.id.clone()), limit: 10, ..AuditFilter::default() };
+    let audit = store.list_audit(&filter).await.expect("audit");
+    assert_eq!(audit.iter().map(|e| e.at).collect::<Vec<_>>(), [now], "only the old audit row went");
+    // The month-old user.created event stays until its endpoint has it.
+    let pending = store.undelivered_events(&endpoint, 10).await.expect("events");
+    assert_eq!(pending.len(), 1);
+    store.mark_delivered(&endpoint, pending[0].id, now).await.expect("ack");
+    store.purge(now - Duration::days(365), now - Duration::days(7)).await.expect("purge");
+    store.mark_delivered(&endpoint, pending[0].id, now).await.expect_err("the delivered event went");
+}

@@ -51,7 +51,7 @@ fn openapi_prints_the_document_and_help_lists_the_commands() {
     assert!(doc["paths"]["/signin"].is_object());
     let help = fastauth(&workdir()).arg("--help").output().expect("run");
     let text = String::from_utf8_lossy(&help.stdout);
-    for cmd in ["serve", "migrate", "create-admin", "keys", "openapi"] {
+    for cmd in ["serve", "migrate", "create-admin", "keys", "openapi", "purge"] {
         assert!(text.contains(cmd), "{text}");
     }
 }
@@ -78,6 +78,8 @@ fn create_admin_creates_then_promotes_and_keys_rotate() {
     assert!(String::from_utf8_lossy(&rotate.stdout).starts_with("new signing key "));
     let revoke = fastauth(&dir).args(["keys", "revoke", "no-such-kid"]).output().expect("run");
     assert_eq!(revoke.status.code(), Some(1));
+    let purge = fastauth(&dir).args(["purge"]).output().expect("run");
+    assert!(String::from_utf8_lossy(&purge.stdout).starts_with("purged "), "{purge:?}");
     let kek = std::fs::metadata(dir.join("data/kek")).expect("generated kek");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(kek.permissions().mode() & 0o777, 0o600);
