@@ -1,0 +1,35 @@
+-- 90 % GET /token, 8 % refresh (chained as in refresh.lua), 2 % sign-in.
+dofile(os.getenv("BENCH_WRK") .. "/common.lua")
+local queue = {}
+local token = os.getenv("TOKEN")
+local signin = string.format('{"email":"%s","password":"%s"}', os.getenv("BENCH_EMAIL"), os.getenv("BENCH_PASSWORD"))
+local json = { ["Content-Type"] = "application/json" }
+
+function init(args)
+  local line_no = 0
+  local threads = tonumber(os.getenv("BENCH_THREADS") or "2")
+  for line in io.lines(os.getenv("REFRESH_FILE")) do
+    line_no = line_no + 1
+    if line_no % threads == id - 1 then
+      table.insert(queue, line)
+    end
+  end
+end
+
+function request()
+  local r = math.random(100)
+  if r <= 2 then
+    return wrk.format("POST", "/signin", json, signin)
+  elseif r <= 10 and #queue > 0 then
+    return wrk.format("POST", "/refresh-token", json, string.format('{"refresh_token":"%s"}', table.remove(queue, 1)))
+  end
+  return wrk.format("GET", "/token", { ["Authorization"] = "Bearer " .. token })
+end
+
+function response(status, headers, body)
+  count(status)
+  local fresh = string.match(body, '"refresh_token":"([^"]+)"')
+  if fresh then
+    table.insert(queue, fresh)
+  end
+end
