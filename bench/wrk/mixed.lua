@@ -1,19 +1,12 @@
 -- 90 % GET /token, 8 % refresh (chained as in refresh.lua), 2 % sign-in.
 dofile(os.getenv("BENCH_WRK") .. "/common.lua")
-local queue = {}
+local queue
 local token = os.getenv("TOKEN")
 local signin = string.format('{"email":"%s","password":"%s"}', os.getenv("BENCH_EMAIL"), os.getenv("BENCH_PASSWORD"))
 local json = { ["Content-Type"] = "application/json" }
 
 function init(args)
-  local line_no = 0
-  local threads = tonumber(os.getenv("BENCH_THREADS") or "2")
-  for line in io.lines(os.getenv("REFRESH_FILE")) do
-    line_no = line_no + 1
-    if line_no % threads == id - 1 then
-      table.insert(queue, line)
-    end
-  end
+  queue = refresh_tokens()
 end
 
 function request()
@@ -28,8 +21,5 @@ end
 
 function response(status, headers, body)
   count(status)
-  local fresh = string.match(body, '"refresh_token":"([^"]+)"')
-  if fresh then
-    table.insert(queue, fresh)
-  end
+  keep_refresh_token(queue, body)
 end

@@ -203,7 +203,7 @@ impl Core {
     /// Sends in the background and records the provider; a failure is logged without the code.
     fn send_sms_later(&self, target: OtpTarget, phone: PhoneNumber, code: String, now: time::OffsetDateTime) {
         let core = self.clone();
-        tokio::spawn(async move {
+        self.after_answer(async move {
             match core.sms.send(&phone, &code).await {
                 Ok(provider) => {
                     if let Err(e) = core.store.set_otp_provider(&target, provider, now).await {

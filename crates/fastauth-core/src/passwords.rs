@@ -51,8 +51,8 @@ impl Core {
     }
 
     /// Emails a reset link to a known, active account. The answer is the same for unknown
-    /// emails, and the mail goes out in the background so that timing and delivery failures do
-    /// not tell them apart either.
+    /// emails, and the link is stored and mailed in the background so that timing and delivery
+    /// failures do not tell them apart either.
     pub async fn forget_password(
         &self,
         email: &Email,
@@ -69,11 +69,22 @@ impl Core {
         else {
             return Ok(());
         };
+        // The token is stored and mailed after the answer: a known address must not take longer.
+        let (core, now) = (self.clone(), meta.now);
+        self.after_answer(async move {
+            if let Err(e) = core.send_reset_link(&user, &base, now).await {
+                tracing::error!(error = %e, "could not issue a password reset link");
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_reset_link(&self, user: &User, base: &str, now: time::OffsetDateTime) -> Result<(), Error> {
+        let Some(to) = user.email.clone() else { return Ok(()) };
         let (token, hash) = opaque::generate();
-        self.store.create_reset_token(&user.id, &hash, meta.now, meta.now + self.settings.reset_ttl).await?;
+        self.store.create_reset_token(&user.id, &hash, now, now + self.settings.reset_ttl).await?;
         let link = format!("{base}/auth/reset-forget-password/{}", token.expose());
         let template = self.settings.reset_email_template.as_deref().unwrap_or(BUILT_IN_RESET);
-        let Some(to) = user.email.clone() else { return Ok(()) };
         let mail = Mail {
             to,
             subject: "Reset your password".into(),
@@ -82,8 +93,7 @@ impl Core {
             ),
             html: template.replace("{set_new_password_link}", &link),
         };
-        self.send_later(mail);
-        Ok(())
+        self.mailer.send(&mail).await.map_err(|e| Error::Internal(e.context("sending the reset link")))
     }
 
     /// Sets a new password with a reset token: single use, every session ends.
@@ -146,7 +156,7 @@ impl Core {
     /// a failure is logged, never with the message body (it may hold a code or link).
     pub(crate) fn send_later(&self, mail: Mail) {
         let mailer = self.mailer.clone();
-        tokio::spawn(async move {
+        self.after_answer(async move {
             if let Err(e) = mailer.send(&mail).await {
                 tracing::error!(error = %e, subject = %mail.subject, "could not send an email");
             }

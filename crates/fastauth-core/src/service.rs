@@ -109,6 +109,15 @@ impl Core {
         Error::Forbidden
     }
 
+    /// Runs `work` in the background, starting once the answer has had time to leave: work that
+    /// only known accounts cause (a mail, an SMS, a reset link) must not slow their answers.
+    pub(crate) fn after_answer(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            work.await;
+        });
+    }
+
     /// Records an audit event. A failure is logged, not returned: the change it describes has
     /// already happened and the caller must learn its outcome.
     pub(crate) async fn audit(

@@ -214,3 +214,17 @@ async fn rate_limits_off_disables_every_limit() {
     }
     assert_eq!(app.post("/signin", json!({"email": owner.email, "password": PASSWORD})).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_redis_that_does_not_answer_makes_limited_routes_503_not_unlimited() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("redis://127.0.0.1:{closed}");
+    let app = TestApp::spawn_with(&[("REDIS_URL", url.as_str())]).await;
+    let user = app.user().create().await;
+    let started = std::time::Instant::now();
+    let res = app.post("/signin", json!({"email": user.email, "password": PASSWORD})).await;
+    assert_problem(res, 503, "unavailable").await;
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // Routes without limits do not need Redis.
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+}

@@ -22,7 +22,12 @@ fn main() {
                 let mut out = [0u8; 32];
                 while Instant::now() < until {
                     argon2
-                        .hash_password_into_with_memory(b"bench passphrase 12345", b"0123456789abcdef", &mut out, &mut blocks)
+                        .hash_password_into_with_memory(
+                            b"bench passphrase 12345",
+                            b"0123456789abcdef",
+                            &mut out,
+                            &mut blocks,
+                        )
                         .unwrap_or_else(|e| panic!("hash: {e}"));
                     done.fetch_add(1, Ordering::Relaxed);
                 }

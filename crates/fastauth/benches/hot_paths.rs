@@ -1,0 +1,105 @@
+//! Micro-benchmarks of the costs that bound fastauth's throughput: one Argon2id hash and verify
+//! at OWASP's minimum, one access token signed and verified per algorithm, and the whole
+//! `/token` handler path (router, token check, session look-up on SQLite) without the network.
+//! `cargo bench -p fastauth` prints the time per operation; a regression shows as a number.
+#![allow(clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use fastauth::App;
+use fastauth::config::{Config, Env};
+use tower::ServiceExt;
+
+use fastauth_core::password::{HashParams, Password, PasswordHasher};
+use fastauth_core::tokens::{AccessClaims, Algorithm, Kek, KeyRing};
+use time::OffsetDateTime;
+
+/// Runs `op` for about `budget`, after a warm-up, and prints the mean time per call.
+fn measure(name: &str, budget: Duration, mut op: impl FnMut()) {
+    let warm = Instant::now();
+    while warm.elapsed() < budget / 10 {
+        op();
+    }
+    let (started, mut calls) = (Instant::now(), 0u64);
+    while started.elapsed() < budget {
+        op();
+        calls += 1;
+    }
+    let per_call = started.elapsed() / calls as u32;
+    println!("{name:40} {:>12.1} µs/op {:>12.0} op/s", per_call.as_secs_f64() * 1e6, 1.0 / per_call.as_secs_f64());
+}
+
+fn claims(issuer: &str) -> AccessClaims {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    AccessClaims {
+        iss: issuer.to_owned(),
+        sub: "01a2103f-355a-75d6-9a59-059e1f8f4a29".into(),
+        user_id: "01a2103f-355a-75d6-9a59-059e1f8f4a29".into(),
+        aud: "default".into(),
+        iat: now,
+        exp: now + 1800,
+        jti: "bench".into(),
+        sid: "01a2103f-355e-766a-904a-a25c7b4c6a2f".into(),
+        email: Some("bench@example.com".into()),
+        phone_number: None,
+        role_ids: vec![1],
+        roles: vec!["Visitors".into()],
+        permissions: vec![],
+        test: false,
+    }
+}
+
+/// An app on a fresh SQLite file, a signed-up user's access token, and the router.
+async fn token_path() -> (axum::Router, String) {
+    let dir = std::env::temp_dir().join(format!("fastauth-bench-{}", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}/fastauth.db", dir.display());
+    let kek = Kek::generate().to_base64();
+    let env = Env::from_pairs(&[("DATABASE_URL", &url), ("KEY_ENCRYPTION_KEY", &kek), ("LOG_FORMAT", "json")]);
+    let app = App::build(Config::from_env(&env).expect("config")).await.expect("app");
+    let router = fastauth::http::router(app);
+    let body =
+        r#"{"firstname":"Bench","lastname":"User","email":"bench@example.com","password":"bench passphrase 12345"}"#;
+    let signup = Request::post("/signup").header("content-type", "application/json").body(Body::from(body));
+    let res = router.clone().oneshot(signup.expect("request")).await.expect("signup");
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 16).await.expect("body");
+    let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    (router, json["access_token"].as_str().expect("token").to_owned())
+}
+
+fn main() {
+    let budget = Duration::from_secs(2);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let hasher = PasswordHasher::new(HashParams::OWASP, 1, 8).expect("hasher");
+    let password = Password::new("bench passphrase 12345");
+    let stored = runtime.block_on(hasher.hash(&password)).expect("hash");
+    measure("argon2id hash (m=19456 t=2 p=1)", budget, || {
+        runtime.block_on(hasher.hash(&password)).expect("hash");
+    });
+    measure("argon2id verify (m=19456 t=2 p=1)", budget, || {
+        assert!(runtime.block_on(hasher.verify(&password, Some(&stored))).expect("verify").ok);
+    });
+    let issuer = "http://127.0.0.1:8000/";
+    for algorithm in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256] {
+        let ring = KeyRing::stored(algorithm, Kek::generate(), time::Duration::minutes(30), issuer);
+        let now = OffsetDateTime::now_utc();
+        let key = ring.generate_key(now).expect("key");
+        ring.load(&[key], now).expect("load");
+        let claims = claims(issuer);
+        let token = ring.sign(&claims).expect("sign");
+        let name = algorithm.as_str();
+        measure(&format!("{name} sign access token"), budget, || {
+            ring.sign(&claims).expect("sign");
+        });
+        measure(&format!("{name} verify access token"), budget, || {
+            ring.verify(&token).expect("verify");
+        });
+    }
+    let (router, token) = runtime.block_on(token_path());
+    measure("GET /token handler path (SQLite)", budget, || {
+        let request = Request::get("/token").header("authorization", format!("Bearer {token}")).body(Body::empty());
+        let res = runtime.block_on(router.clone().oneshot(request.expect("request"))).expect("answer");
+        assert_eq!(res.status(), 200);
+    });
+}
