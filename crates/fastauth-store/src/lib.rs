@@ -20,6 +20,7 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -49,6 +50,38 @@ impl Default for PoolSettings {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite takes one writer at a time: write transactions wait for this turn.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction, holding the write turn on SQLite until it ends.
+pub(crate) struct Tx {
+    inner: Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
 }
 
 impl SqlStore {
@@ -64,11 +97,19 @@ impl SqlStore {
             .acquire_timeout(settings.acquire_timeout)
             .after_connect(move |conn, _| Box::pin(async move { dialect.on_connect(conn).await }))
             .connect_lazy(&url)?;
-        Ok(Self { pool, dialect })
+        let write_turn = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self { pool, dialect, write_turn })
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, sqlx::Any>> {
-        self.pool.begin().await.map_err(|e| self.error(e))
+    /// Starts a write transaction. On SQLite it first takes the one write turn, so that writers
+    /// queue here instead of sleeping in SQLite's busy handler (which made tail latency spike).
+    async fn begin(&self) -> StoreResult<Tx> {
+        let turn = match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
+        let inner = self.pool.begin().await.map_err(|e| self.error(e))?;
+        Ok(Tx { inner, _turn: turn })
     }
 
     /// The one place a `sqlx::Error` becomes a `StoreError`.

@@ -8,8 +8,7 @@ use fastauth_core::ports::{RoleStore, StoreResult};
 use time::OffsetDateTime;
 
 use crate::rows::{self, ms, role_columns};
-use crate::{Dialect, SqlStore, outbox};
-use sqlx::{Any, Transaction};
+use crate::{Dialect, SqlStore, Tx, outbox};
 
 const INSERT_ROLE: &str = concat!(
     "insert into roles (role_name, permissions, department_name, department_id, is_active, application, \
@@ -278,25 +277,14 @@ impl RoleStore for SqlStore {
 }
 
 impl SqlStore {
-    async fn record_role(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        kind: &str,
-        role: &Role,
-        now: OffsetDateTime,
-    ) -> StoreResult<()> {
+    async fn record_role(&self, tx: &mut Tx, kind: &str, role: &Role, now: OffsetDateTime) -> StoreResult<()> {
         outbox::record(tx, kind, &outbox::role_subject(role), &outbox::role_data(role), now)
             .await
             .map_err(|e| self.error(e))
     }
 
     /// Records `role.updated` for the changed row and commits.
-    async fn commit_role_update(
-        &self,
-        mut tx: Transaction<'static, Any>,
-        row: &sqlx::any::AnyRow,
-        now: OffsetDateTime,
-    ) -> StoreResult<Role> {
+    async fn commit_role_update(&self, mut tx: Tx, row: &sqlx::any::AnyRow, now: OffsetDateTime) -> StoreResult<Role> {
         let role = rows::role(row).map_err(|e| self.error(e))?;
         self.record_role(&mut tx, "role.updated", &role, now).await?;
         tx.commit().await.map_err(|e| self.error(e))?;

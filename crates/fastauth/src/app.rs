@@ -34,9 +34,20 @@ const EXPIRED_KEPT: time::Duration = time::Duration::days(7);
 /// How often each instance re-reads the signing keys (rotations and revocations elsewhere).
 const KEY_RELOAD: Duration = Duration::from_secs(10);
 
-/// The service's shared state; cheap to clone.
+/// The service's shared state. One `Arc`: every request clones it several times (each
+/// middleware and extractor), and one atomic count is far cheaper than one per field.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<AppState>);
+
+impl std::ops::Deref for App {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+pub struct AppState {
     pub core: Core,
     /// The same storage as `core.blobs`, for serving local uploads.
     pub blobs: Arc<ObjectBlobs>,
@@ -95,7 +106,8 @@ impl App {
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());
-        let app = Self { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) };
+        let state = AppState { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) };
+        let app = Self(Arc::new(state));
         spawn_purger(app.clone());
         Ok(app)
     }

@@ -12,6 +12,16 @@ use tracing::Instrument;
 use super::problem::InternalError;
 use crate::app::App;
 
+/// A request id unique across instances and restarts: a random per-process prefix and a
+/// counter (no system call per request, unlike a random UUID).
+fn new_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix =
+        PREFIX.get_or_init(|| u64::from_le_bytes(*uuid::Uuid::new_v4().as_bytes().first_chunk().unwrap_or(&[0; 8])));
+    format!("{prefix:016x}-{:x}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
 pub async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let request_id = req
@@ -19,7 +29,7 @@ pub async fn observe(State(app): State<App>, req: Request, next: Next) -> Respon
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        .map_or_else(new_request_id, str::to_owned);
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
