@@ -33,6 +33,8 @@ pub const SIGN_UPS: IpLimit = IpLimit { name: "signup", max: 10, window: FIVE_MI
 pub const CODE_REQUESTS: IpLimit = IpLimit { name: "code-request", max: 10, window: FIVE_MINUTES };
 /// Requests that check a code or a link.
 pub const CODE_CHECKS: IpLimit = IpLimit { name: "code-check", max: 30, window: FIVE_MINUTES };
+/// Reset links one address may be sent per hour (whoever asks), counted alike for unknown ones.
+pub const RESET_LINKS: IpLimit = IpLimit { name: "reset-link", max: 5, window: Duration::from_secs(3600) };
 /// Distinct phone numbers one IP may ask codes for.
 pub const PHONES_PER_IP: IpLimit = IpLimit { name: "phones", max: 5, window: Duration::from_secs(3600) };
 
@@ -259,6 +261,20 @@ impl Core {
         let Some(ip) = &meta.ip else { return Ok(()) };
         let key = ip_key(PHONES_PER_IP, ip);
         match self.limiter.add_member(&key, phone.as_str(), PHONES_PER_IP, millis(meta)).await? {
+            Verdict::Allowed => Ok(()),
+            Verdict::Wait(wait) => Err(rate_limited(wait)),
+        }
+    }
+
+    /// Counts a request about `identifier` (known or not) against `limit`.
+    pub(crate) async fn limit_identifier(
+        &self,
+        limit: IpLimit,
+        identifier: &Identifier,
+        meta: &RequestMeta,
+    ) -> Result<(), Error> {
+        let key = format!("{}:{}", limit.name, identifier_key(identifier));
+        match self.limiter.hit(&key, limit, millis(meta)).await? {
             Verdict::Allowed => Ok(()),
             Verdict::Wait(wait) => Err(rate_limited(wait)),
         }

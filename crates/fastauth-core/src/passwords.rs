@@ -64,6 +64,9 @@ impl Core {
             Some(_) => return Err(Error::InvalidBaseUrl),
             None => self.settings.reset_base.clone(),
         };
+        // One inbox gets at most a few links an hour, however many addresses ask.
+        let identifier = crate::auth::Identifier::Email(email.clone());
+        self.limit_identifier(crate::limits::RESET_LINKS, &identifier, meta).await?;
         let Some(user) =
             self.store.find_user_by_email(email).await?.filter(|u| u.status == crate::model::UserStatus::Active)
         else {

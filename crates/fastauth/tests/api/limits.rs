@@ -228,3 +228,26 @@ async fn a_redis_that_does_not_answer_makes_limited_routes_503_not_unlimited() {
     // Routes without limits do not need Redis.
     assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn one_address_gets_at_most_five_reset_links_an_hour_whoever_asks() {
+    let app = TestApp::spawn_with(&[("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let owner = app.user().create().await;
+    let unknown = unique_email();
+    for email in [&owner.email, &unknown] {
+        for i in 0..5 {
+            let res = app
+                .http
+                .post(app.url("/forget-password"))
+                .header("x-forwarded-for", format!("198.51.100.{i}"))
+                .json(&json!({"email": email}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+        }
+        let res = app.post("/forget-password", json!({"email": email})).await;
+        assert!(retry_after(&res) > 0);
+        assert_problem(res, 429, "rate_limited").await;
+    }
+}
