@@ -21,5 +21,9 @@ end
 
 function response(status, headers, body)
   count(status)
-  keep_refresh_token(queue, body)
+  -- Only refresh answers: sign-in answers (they name the user_id) are of the sign-in account,
+  -- whose oldest sessions MAX_SESSIONS_PER_USER keeps ending.
+  if not string.find(body, '"user_id"', 1, true) then
+    keep_refresh_token(queue, body)
+  end
 end

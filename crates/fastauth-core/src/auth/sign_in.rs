@@ -29,6 +29,7 @@ impl Core {
     /// Checks the password and opens a session. Unknown accounts, passwordless and disabled ones
     /// get the same `InvalidCredentials` after the same hashing work as a wrong password.
     pub async fn sign_in(&self, req: SignIn, meta: &RequestMeta) -> Result<IssuedTokens, Error> {
+        self.hasher.admit()?;
         self.store.find_application(&req.client).await?.ok_or(Error::UnknownClient)?;
         // Counted before the look-up, so that refusals are alike for every identifier.
         self.begin_attempt(&req.identifier, meta).await?;

@@ -36,6 +36,7 @@ pub enum SignedUp {
 
 impl Core {
     pub async fn sign_up(&self, req: SignUp, caller: Option<&Caller>, meta: &RequestMeta) -> Result<SignedUp, Error> {
+        self.hasher.admit()?;
         let app = self.store.find_application(&req.client).await?.ok_or(Error::UnknownClient)?;
         let mut context = vec![req.email.as_str(), req.email.local_part(), &req.firstname, &req.lastname, &app.name];
         context.extend(PRODUCT_WORDS);

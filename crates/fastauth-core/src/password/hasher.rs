@@ -55,6 +55,8 @@ struct Inner {
     jobs: SyncSender<Job>,
     waiting: Arc<AtomicUsize>,
     params: HashParams,
+    /// How many jobs may wait (HASH_QUEUE).
+    capacity: usize,
     /// A hash of a random password, checked when the account does not exist so that the
     /// answer takes as long as for a real one.
     dummy: String,
@@ -76,12 +78,18 @@ impl PasswordHasher {
         let mut salt = [0u8; 16];
         fill_random(&mut salt);
         let dummy = hash_with(params, &uuid::Uuid::new_v4().to_string(), &salt, &mut Vec::new())?;
-        Ok(Self { inner: Arc::new(Inner { jobs, waiting, params, dummy }) })
+        Ok(Self { inner: Arc::new(Inner { jobs, waiting, params, capacity: queue, dummy }) })
     }
 
     /// Jobs accepted but not yet started (exported as a metric).
     pub fn queued(&self) -> usize {
         self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// `Overloaded` when the queue is full: callers check this before any other work, so that
+    /// a flood of sign-ins is refused for almost nothing.
+    pub fn admit(&self) -> Result<(), Error> {
+        if self.queued() >= self.inner.capacity { Err(Error::Overloaded) } else { Ok(()) }
     }
 
     /// Hashes a new password (its NFKC form) with the configured costs.
