@@ -241,6 +241,14 @@ pub fn identifier_key(identifier: &Identifier) -> String {
     format!("fail:{hex}")
 }
 
+/// A verdict as the use cases answer it: 429 with the wait.
+fn allowed(verdict: Verdict) -> Result<(), Error> {
+    match verdict {
+        Verdict::Allowed => Ok(()),
+        Verdict::Wait(wait) => Err(rate_limited(wait)),
+    }
+}
+
 /// The error a refusal becomes.
 pub fn rate_limited(retry_after: Duration) -> Error {
     Error::RateLimited { retry_after: retry_after.max(Duration::from_secs(1)) }
@@ -250,20 +258,14 @@ impl Core {
     /// Counts a request from the caller's IP against `limit`: 429 with the wait once over it.
     pub async fn limit_ip(&self, limit: IpLimit, meta: &RequestMeta) -> Result<(), Error> {
         let Some(ip) = &meta.ip else { return Ok(()) };
-        match self.limiter.hit(&ip_key(limit, ip), limit, millis(meta)).await? {
-            Verdict::Allowed => Ok(()),
-            Verdict::Wait(wait) => Err(rate_limited(wait)),
-        }
+        allowed(self.limiter.hit(&ip_key(limit, ip), limit, millis(meta)).await?)
     }
 
     /// Counts `phone` among the distinct numbers the caller's IP asked codes for this hour.
     pub(crate) async fn limit_phones_per_ip(&self, phone: &PhoneNumber, meta: &RequestMeta) -> Result<(), Error> {
         let Some(ip) = &meta.ip else { return Ok(()) };
         let key = ip_key(PHONES_PER_IP, ip);
-        match self.limiter.add_member(&key, phone.as_str(), PHONES_PER_IP, millis(meta)).await? {
-            Verdict::Allowed => Ok(()),
-            Verdict::Wait(wait) => Err(rate_limited(wait)),
-        }
+        allowed(self.limiter.add_member(&key, phone.as_str(), PHONES_PER_IP, millis(meta)).await?)
     }
 
     /// Counts a request about `identifier` (known or not) against `limit`.
@@ -274,10 +276,7 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<(), Error> {
         let key = format!("{}:{}", limit.name, identifier_key(identifier));
-        match self.limiter.hit(&key, limit, millis(meta)).await? {
-            Verdict::Allowed => Ok(()),
-            Verdict::Wait(wait) => Err(rate_limited(wait)),
-        }
+        allowed(self.limiter.hit(&key, limit, millis(meta)).await?)
     }
 
     /// Counts an attempt at a secret of `identifier` before it is checked: 429 during the
