@@ -233,25 +233,28 @@ impl Core {
             } else {
                 None
             };
-        let mut wait = hour;
-        let reason = match reason {
-            Some(reason) => Some(reason),
-            None => {
-                let recent = self.store.sms_conversion(&phone.prefix(), CONVERSION_WINDOW).await?;
-                let pumped = recent.sent >= CONVERSION_WINDOW
-                    && recent.verified * 100 < recent.sent * CONVERSION_MIN_PERCENT
-                    && recent.newest.is_some_and(|newest| meta.now < newest + hour);
-                if let (true, Some(newest)) = (pumped, recent.newest) {
-                    wait = newest + hour - meta.now;
-                }
-                pumped.then_some("conversion")
-            }
+        let blocked = match reason {
+            Some(reason) => Some((reason, hour)),
+            None => self.pumped_prefix_wait(phone, meta).await?.map(|wait| ("conversion", wait)),
         };
-        let Some(reason) = reason else { return Ok(()) };
+        let Some((reason, wait)) = blocked else { return Ok(()) };
         let details = serde_json::json!({ "reason": reason, "prefix": phone.prefix() });
         self.audit("sms.limit_hit", meta, None, None, details).await;
         let retry_after = std::time::Duration::from_secs(wait.whole_seconds().max(1) as u64);
         Err(Error::SmsLimit { retry_after })
+    }
+
+    /// How long sending to the number's prefix stays paused: fewer than 1 in 5 of its last 200
+    /// codes were verified, until an hour after the newest.
+    async fn pumped_prefix_wait(
+        &self,
+        phone: &PhoneNumber,
+        meta: &RequestMeta,
+    ) -> Result<Option<time::Duration>, Error> {
+        let recent = self.store.sms_conversion(&phone.prefix(), CONVERSION_WINDOW).await?;
+        let low = recent.sent >= CONVERSION_WINDOW && recent.verified * 100 < recent.sent * CONVERSION_MIN_PERCENT;
+        let resumes = recent.newest.map(|newest| newest + time::Duration::HOUR);
+        Ok(resumes.filter(|at| low && meta.now < *at).map(|at| at - meta.now))
     }
 
     /// Checks an SMS code (with the provider when it made the code) and signs in; `Mobile`

@@ -51,8 +51,8 @@ pub struct AppState {
     pub core: Core,
     /// The same storage as `core.blobs`, for serving local uploads.
     pub blobs: Arc<ObjectBlobs>,
-    pub config: Arc<Config>,
-    pub metrics: Arc<Metrics>,
+    pub config: Config,
+    pub metrics: Metrics,
 }
 
 impl App {
@@ -106,7 +106,7 @@ impl App {
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());
-        let state = AppState { core, blobs, config: Arc::new(config), metrics: Arc::new(Metrics::default()) };
+        let state = AppState { core, blobs, config, metrics: Metrics::default() };
         let app = Self(Arc::new(state));
         spawn_purger(app.clone());
         Ok(app)

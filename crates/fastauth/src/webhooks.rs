@@ -64,9 +64,13 @@ impl Dispatcher {
         if !self.renew_lease(endpoint).await? {
             return Ok(());
         }
+        let events = self.store.undelivered_events(endpoint, BATCH).await?;
+        // Retry state of events delivered meanwhile (by another instance) is of no use any more.
+        let pending: HashSet<i64> = events.iter().map(|e| e.id).collect();
+        self.retries.retain(|(ep, id), _| ep != endpoint || pending.contains(id));
         // A subject whose earlier event is still undelivered waits: order per subject holds.
         let mut held: HashSet<String> = HashSet::new();
-        for event in self.store.undelivered_events(endpoint, BATCH).await? {
+        for event in events {
             if held.contains(&event.subject) {
                 continue;
             }

@@ -134,7 +134,7 @@ impl SignUpRequest {
 /// Returns tokens at once unless REQUIRE_EMAIL_VERIFICATION is on. `role_ids` other than the
 /// default role need a bearer token holding users:write and every permission those roles grant.
 #[utoipa::path(post, path = "/signup", tag = "auth", request_body = SignUpRequest,
-    responses((status = 201, body = SignUpResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = SignUpResponse), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 async fn sign_up(
     State(app): State<App>,
     Meta(meta): Meta,
@@ -187,7 +187,7 @@ pub struct SignInResponse {
 ///
 /// Unknown accounts and wrong passwords get the same 401 `invalid_credentials`, in similar time.
 #[utoipa::path(post, path = "/signin", tag = "auth", request_body = SignInRequest,
-    responses((status = 200, body = SignInResponse), (status = 401, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = SignInResponse), (status = 401, body = Problem), (status = 503, body = Problem), (status = 429, body = Problem)))]
 async fn sign_in(
     State(app): State<App>,
     Meta(meta): Meta,

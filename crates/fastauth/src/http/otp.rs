@@ -74,7 +74,7 @@ pub struct OtpTokens {
 
 /// Signs in with the emailed code (single use; 5 wrong tries burn it) and marks the email verified.
 #[utoipa::path(post, path = "/verify-otp", tag = "otp", request_body = OtpVerify,
-    responses((status = 200, body = OtpTokens), (status = 401, body = Problem)))]
+    responses((status = 200, body = OtpTokens), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn verify_otp(
     State(app): State<App>,
     Meta(meta): Meta,
@@ -173,7 +173,7 @@ async fn request_otp_phone(
 
 /// Signs in a registered number with its SMS code.
 #[utoipa::path(post, path = "/verify-otp-phone", tag = "otp", request_body = PhoneOtpVerify,
-    responses((status = 200, body = Envelope<PhoneTokens>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Envelope<PhoneTokens>), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn verify_otp_phone(
     State(app): State<App>,
     Meta(meta): Meta,
@@ -197,7 +197,7 @@ async fn request_otp_mobile(
 
 /// Signs in with an SMS code; an unknown number becomes a new passwordless user (`new_user`).
 #[utoipa::path(post, path = "/verify-otp-mobile", tag = "otp", request_body = PhoneOtpVerify,
-    responses((status = 200, body = Envelope<PhoneTokens>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Envelope<PhoneTokens>), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn verify_otp_mobile(
     State(app): State<App>,
     Meta(meta): Meta,

@@ -40,7 +40,7 @@ pub struct ChangePasswordRequest {
 
 /// Changes the signed-in user's password; its other sessions end.
 #[utoipa::path(post, path = "/reset-password", tag = "passwords", security(("bearer" = [])), request_body = ChangePasswordRequest,
-    responses((status = 200, body = Msg), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Msg), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 async fn reset_password(
     State(app): State<App>,
     Meta(meta): Meta,
@@ -77,7 +77,7 @@ pub struct AcceptedDetail {
 
 /// Emails a single-use reset link (30 minutes). The answer is the same for unknown emails.
 #[utoipa::path(post, path = "/forget-password", tag = "passwords", request_body = ForgetPasswordRequest,
-    responses((status = 202, body = Accepted), (status = 400, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 202, body = Accepted), (status = 400, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 async fn forget_password(
     State(app): State<App>,
     Meta(meta): Meta,
@@ -99,7 +99,7 @@ pub struct ResetRequest {
 
 /// Sets a new password with the emailed link's token; every session ends.
 #[utoipa::path(post, path = "/reset-forget-password/{token}", tag = "passwords", params(("token" = String, Path)), request_body = ResetRequest,
-    responses((status = 200, body = Msg), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Msg), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 async fn reset_forget_password(
     State(app): State<App>,
     Meta(meta): Meta,
