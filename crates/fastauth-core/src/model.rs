@@ -156,6 +156,15 @@ impl Session {
     }
 }
 
+/// A session with its user and the user's active roles for the session's application: what
+/// checking an access token needs, read at once.
+#[derive(Debug, Clone)]
+pub struct SessionWithUser {
+    pub session: Session,
+    pub user: User,
+    pub roles: Vec<Role>,
+}
+
 /// A session to open, with the hash of its first refresh token.
 #[derive(Debug, Clone)]
 pub struct NewSession {

@@ -136,6 +136,8 @@ pub trait SessionStore: Send + Sync {
         idle_expires_at: OffsetDateTime,
     ) -> StoreResult<Rotation>;
     async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
+    /// The session with its user and the user's active roles for its application, in one read.
+    async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>>;
     /// The user's live sessions, most recently used first.
     async fn list_live_sessions(&self, user: &UserId, now: OffsetDateTime) -> StoreResult<Vec<Session>>;
     /// Ends one of `user`'s sessions; false if it is not theirs or already ended.

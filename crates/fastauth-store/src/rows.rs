@@ -4,6 +4,7 @@ use fastauth_core::email::Email;
 use fastauth_core::ids::{ClientId, SessionId, UserId};
 use fastauth_core::model::{AuditEvent, Role, Session, SigningKeyRecord, User, UserStatus};
 use fastauth_core::phone::PhoneNumber;
+use sqlx::Any;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -25,73 +26,129 @@ fn time(row: &AnyRow, col: &str) -> Result<OffsetDateTime, sqlx::Error> {
     from_ms(row.try_get(col)?)
 }
 
-/// The columns `user` reads, as a literal for `concat!`.
+/// `a, b` or, given a table alias `t`, `t.a, t.b`: a column list as a literal for `concat!`.
+macro_rules! column_list {
+    (; $first:ident $(, $c:ident)*) => {
+        concat!(stringify!($first) $(, ", ", stringify!($c))*)
+    };
+    ($t:ident; $first:ident $(, $c:ident)*) => {
+        concat!(stringify!($t), ".", stringify!($first) $(, ", ", stringify!($t), ".", stringify!($c))*)
+    };
+}
+
+pub(crate) use column_list;
+
+// Users, roles and sessions are read by position, in the order of their column lists, so that
+// one query can join them although their column names clash (`id`, `created_at`).
+
+/// The columns `user` reads, in its order; `user_columns!(u)` prefixes them with `u.`.
 macro_rules! user_columns {
-    () => {
-        "id, firstname, lastname, email, phone_number, password_hash, source_profile, status, \
-         email_verified_at, phone_verified_at, created_at, updated_at"
+    ($($t:ident)?) => {
+        $crate::rows::column_list!($($t)?; id, firstname, lastname, email, phone_number, password_hash, source_profile, status,
+            email_verified_at, phone_verified_at, created_at, updated_at)
     };
 }
 pub(crate) use user_columns;
+pub(crate) const USER_COLUMNS: usize = 12;
+
+/// Reads consecutive columns of one row from a starting position.
+struct Columns<'r> {
+    row: &'r AnyRow,
+    next: usize,
+}
+
+impl<'r> Columns<'r> {
+    fn new(row: &'r AnyRow, from: usize) -> Self {
+        Self { row, next: from }
+    }
+
+    fn get<T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(&mut self) -> Result<T, sqlx::Error> {
+        self.next += 1;
+        self.row.try_get(self.next - 1)
+    }
+
+    fn time(&mut self) -> Result<OffsetDateTime, sqlx::Error> {
+        from_ms(self.get()?)
+    }
+
+    fn opt_time(&mut self) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+        self.get::<Option<i64>>()?.map(from_ms).transpose()
+    }
+}
 
 pub(crate) fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
+    user_at(row, 0)
+}
+
+pub(crate) fn user_at(row: &AnyRow, from: usize) -> Result<User, sqlx::Error> {
+    let mut c = Columns::new(row, from);
     Ok(User {
-        id: UserId::from_trusted(row.try_get("id")?),
-        firstname: row.try_get("firstname")?,
-        lastname: row.try_get("lastname")?,
-        email: row.try_get::<Option<String>, _>("email")?.map(Email::from_trusted),
-        phone_number: row.try_get::<Option<String>, _>("phone_number")?.map(PhoneNumber::from_trusted),
-        password_hash: row.try_get("password_hash")?,
-        source_profile: row.try_get("source_profile")?,
-        status: UserStatus::from_code(row.try_get("status")?),
-        email_verified_at: opt_time(row, "email_verified_at")?,
-        phone_verified_at: opt_time(row, "phone_verified_at")?,
-        created_at: time(row, "created_at")?,
-        updated_at: time(row, "updated_at")?,
+        id: UserId::from_trusted(c.get()?),
+        firstname: c.get()?,
+        lastname: c.get()?,
+        email: c.get::<Option<String>>()?.map(Email::from_trusted),
+        phone_number: c.get::<Option<String>>()?.map(PhoneNumber::from_trusted),
+        password_hash: c.get()?,
+        source_profile: c.get()?,
+        status: UserStatus::from_code(c.get()?),
+        email_verified_at: c.opt_time()?,
+        phone_verified_at: c.opt_time()?,
+        created_at: c.time()?,
+        updated_at: c.time()?,
     })
 }
 
 macro_rules! role_columns {
-    () => {
-        "id, role_name, permissions, department_name, department_id, is_active, application"
+    ($($t:ident)?) => {
+        $crate::rows::column_list!($($t)?; id, role_name, permissions, department_name, department_id, is_active, application)
     };
 }
 pub(crate) use role_columns;
 
 pub(crate) fn role(row: &AnyRow) -> Result<Role, sqlx::Error> {
-    let permissions: String = row.try_get("permissions")?;
+    role_at(row, 0)
+}
+
+pub(crate) fn role_at(row: &AnyRow, from: usize) -> Result<Role, sqlx::Error> {
+    let mut c = Columns::new(row, from);
     Ok(Role {
-        id: row.try_get("id")?,
-        role_name: row.try_get("role_name")?,
-        permissions: serde_json::from_str(&permissions).map_err(|e| sqlx::Error::Decode(e.into()))?,
-        department_name: row.try_get("department_name")?,
-        department_id: row.try_get("department_id")?,
-        is_active: row.try_get::<i64, _>("is_active")? != 0,
-        application: row.try_get::<Option<String>, _>("application")?.map(ClientId::from_trusted),
+        id: c.get()?,
+        role_name: c.get()?,
+        permissions: serde_json::from_str(&c.get::<String>()?).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        department_name: c.get()?,
+        department_id: c.get()?,
+        is_active: c.get::<i64>()? != 0,
+        application: c.get::<Option<String>>()?.map(ClientId::from_trusted),
     })
 }
 
 macro_rules! session_columns {
-    () => {
-        "id, user_id, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, revoked_at, \
-         user_agent, ip, test_identity"
+    ($($t:ident)?) => {
+        $crate::rows::column_list!($($t)?; id, user_id, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at,
+            revoked_at, user_agent, ip, test_identity)
     };
 }
 pub(crate) use session_columns;
+pub(crate) const SESSION_COLUMNS: usize = 11;
 
 pub(crate) fn session(row: &AnyRow) -> Result<Session, sqlx::Error> {
+    session_at(row, 0)
+}
+
+pub(crate) fn session_at(row: &AnyRow, from: usize) -> Result<Session, sqlx::Error> {
+    let mut c = Columns::new(row, from);
     Ok(Session {
-        id: SessionId::from_trusted(row.try_get("id")?),
-        user_id: UserId::from_trusted(row.try_get("user_id")?),
-        client_id: ClientId::from_trusted(row.try_get("client_id")?),
-        created_at: time(row, "created_at")?,
-        last_used_at: time(row, "last_used_at")?,
-        idle_expires_at: time(row, "idle_expires_at")?,
-        absolute_expires_at: time(row, "absolute_expires_at")?,
-        revoked_at: opt_time(row, "revoked_at")?,
-        user_agent: row.try_get("user_agent")?,
-        ip: row.try_get("ip")?,
-        test_identity: row.try_get::<i64, _>("test_identity")? != 0,
+        id: SessionId::from_trusted(c.get()?),
+        user_id: UserId::from_trusted(c.get()?),
+        client_id: ClientId::from_trusted(c.get()?),
+        created_at: c.time()?,
+        last_used_at: c.time()?,
+        idle_expires_at: c.time()?,
+        absolute_expires_at: c.time()?,
+        revoked_at: c.opt_time()?,
+        user_agent: c.get()?,
+        ip: c.get()?,
+        test_identity: c.get::<i64>()? != 0,
     })
 }
 

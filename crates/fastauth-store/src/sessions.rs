@@ -2,13 +2,13 @@
 
 use async_trait::async_trait;
 use fastauth_core::ids::{SessionId, UserId};
-use fastauth_core::model::{NewSession, Rotation, Session};
+use fastauth_core::model::{NewSession, Rotation, Session, SessionWithUser};
 use fastauth_core::ports::{SessionStore, StoreResult};
 use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::SqlStore;
-use crate::rows::{self, from_ms, ms, session_columns};
+use crate::rows::{self, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns};
 
 /// Marks the token rotated only if it is current and its session is live: the row lock makes
 /// concurrent callers with the same token queue up, and all but the first then match nothing.
@@ -22,6 +22,21 @@ const TOUCH_SESSION: &str = concat!(
     "update sessions set last_used_at = $2, idle_expires_at = case when $3 < absolute_expires_at then $3 \
        else absolute_expires_at end where id = $1 returning ",
     session_columns!()
+);
+/// One row per active role of the user for the session's application (role columns null when
+/// there is none): the session, its user and their roles in one round trip.
+const FIND_SESSION_WITH_USER: &str = concat!(
+    "select ",
+    session_columns!(s),
+    ", ",
+    user_columns!(u),
+    ", ",
+    role_columns!(r),
+    " from sessions s join users u on u.id = s.user_id \
+     left join user_roles ur on ur.user_id = u.id \
+     left join roles r on r.id = ur.role_id and r.is_active = 1 \
+       and (r.application is null or r.application = s.client_id) \
+     where s.id = $1 order by r.id"
 );
 const FIND_ROTATED: &str = "select t.session_id, t.rotated_at, s.user_id from refresh_tokens t \
      join sessions s on s.id = t.session_id where t.token_hash = $1";
@@ -125,6 +140,26 @@ impl SessionStore for SqlStore {
             .await
             .map_err(|e| self.error(e))?;
         row.map(|r| rows::session(&r)).transpose().map_err(|e| self.error(e))
+    }
+
+    async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>> {
+        let rows = sqlx::query(FIND_SESSION_WITH_USER)
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let read = || {
+            let roles_from = SESSION_COLUMNS + USER_COLUMNS;
+            let mut roles = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if row.try_get::<Option<i64>, _>(roles_from)?.is_some() {
+                    roles.push(rows::role_at(row, roles_from)?);
+                }
+            }
+            Ok(SessionWithUser { session: rows::session(first)?, user: rows::user_at(first, SESSION_COLUMNS)?, roles })
+        };
+        read().map(Some).map_err(|e: sqlx::Error| self.error(e))
     }
 
     async fn list_live_sessions(&self, user: &UserId, now: OffsetDateTime) -> StoreResult<Vec<Session>> {

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::SqlStore;
 use crate::outbox;
-use crate::rows::{self, ms, user_columns};
+use crate::rows::{self, ms, role_columns, user_columns};
 
 const INSERT_USER: &str = "insert into users (id, firstname, lastname, email, phone_number, password_hash, \
      source_profile, status, email_verified_at, phone_verified_at, created_at, updated_at) \
@@ -195,9 +195,12 @@ impl UserStore for SqlStore {
         // Only placeholders are generated here; the ids are bound.
         let placeholders: Vec<String> = (1..=users.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
-            "select ur.user_id, r.id, r.role_name, r.permissions, r.department_name, r.department_id, r.is_active, \
-             r.application from user_roles ur join roles r on r.id = ur.role_id where ur.user_id in ({}) \
-             order by ur.user_id, r.id",
+            concat!(
+                "select ur.user_id, ",
+                role_columns!(r),
+                " from user_roles ur join roles r on r.id = ur.role_id where ur.user_id in ({}) \
+                 order by ur.user_id, r.id"
+            ),
             placeholders.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -206,7 +209,7 @@ impl UserStore for SqlStore {
         }
         let rows = query.fetch_all(&self.pool).await.map_err(|e| self.error(e))?;
         rows.iter()
-            .map(|row| Ok((UserId::from_trusted(sqlx::Row::try_get(row, "user_id")?), rows::role(row)?)))
+            .map(|row| Ok((UserId::from_trusted(sqlx::Row::try_get(row, 0)?), rows::role_at(row, 1)?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(|e| self.error(e))
     }

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::ids::{ClientId, SessionId, UserId};
-use crate::model::{Role, User, UserStatus};
+use crate::model::{Role, SessionWithUser, User, UserStatus};
 use crate::permission::{Permission, Permissions};
 use crate::service::Core;
 use crate::tokens::AccessClaims;
@@ -52,15 +52,12 @@ impl Core {
             return Err(Error::InvalidToken);
         }
         let session_id = SessionId::from_trusted(claims.sid.clone());
-        let session = self.store.find_session(&session_id).await?.ok_or(Error::InvalidToken)?;
-        if !session.is_live(now) || session.user_id.as_str() != claims.sub {
+        let found = self.store.find_session_with_user(&session_id).await?.ok_or(Error::InvalidToken)?;
+        let SessionWithUser { session, user, roles } = found;
+        if !session.is_live(now) || session.user_id.as_str() != claims.sub || user.status != UserStatus::Active {
             return Err(Error::InvalidToken);
         }
-        let user = self.store.find_user(&session.user_id).await?.ok_or(Error::InvalidToken)?;
-        if user.status != UserStatus::Active {
-            return Err(Error::InvalidToken);
-        }
-        let roles = self.session_roles(&user, &session).await?;
+        let roles = self.visible_roles(roles, &session);
         let permissions = roles.iter().flat_map(|r| r.permissions.iter().map(String::as_str)).collect();
         Ok(Caller { user, session_id, client_id: session.client_id, roles, permissions, claims })
     }

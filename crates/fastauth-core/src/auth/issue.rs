@@ -82,12 +82,17 @@ impl Core {
 
     /// The user's live roles in the session's app; a test identity's session keeps only
     /// DEFAULT_ROLE, whatever an admin assigned.
-    pub(crate) async fn session_roles(&self, user: &User, session: &Session) -> Result<Vec<Role>, Error> {
-        let mut roles = self.store.roles_of_user(&user.id, &session.client_id).await?;
+    async fn session_roles(&self, user: &User, session: &Session) -> Result<Vec<Role>, Error> {
+        let roles = self.store.roles_of_user(&user.id, &session.client_id).await?;
+        Ok(self.visible_roles(roles, session))
+    }
+
+    /// Of the user's `roles` in the session's app, those its tokens carry.
+    pub(crate) fn visible_roles(&self, mut roles: Vec<Role>, session: &Session) -> Vec<Role> {
         if session.test_identity {
             roles.retain(|r| r.application.is_none() && r.role_name == self.settings.default_role);
         }
-        Ok(roles)
+        roles
     }
 
     fn claims(

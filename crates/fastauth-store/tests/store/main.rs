@@ -533,3 +533,33 @@ async fn purge_removes_only_what_is_past_its_keeping(store: Arc<dyn Store>) {
     store.purge(now - Duration::days(365), now - Duration::days(7)).await.expect("purge");
     store.mark_delivered(&endpoint, pending[0].id, now).await.expect_err("the delivered event went");
 }
+
+store_test!(a_session_is_read_with_its_user_and_the_roles_of_its_application);
+async fn a_session_is_read_with_its_user_and_the_roles_of_its_application(store: Arc<dyn Store>) {
+    app(&store).await;
+    let other = ClientId::parse(&unique("app")).expect("id");
+    store
+        .create_application(&Application { id: other.clone(), name: "Other".into(), allowed_origins: vec![] })
+        .await
+        .expect("app");
+    let global = store.create_roles(&[role(&unique("global"), &["a:read"])], now()).await.expect("role").remove(0);
+    let elsewhere = NewRole { application: Some(other), ..role(&unique("scoped"), &["b:read"]) };
+    let elsewhere = store.create_roles(&[elsewhere], now()).await.expect("scoped").remove(0);
+    let inactive = store.create_roles(&[role(&unique("off"), &["c:read"])], now()).await.expect("role").remove(0);
+    store.set_role_active(inactive.id, false, now()).await.expect("deactivate");
+    let user =
+        store.create_user_with_roles(&new_user(vec![global.id, elsewhere.id, inactive.id]), now()).await.expect("user");
+    let session = store.create_session(&new_session(&user.id, &unique("h"), now()), 10).await.expect("session");
+
+    let found = store.find_session_with_user(&session.id).await.expect("read").expect("found");
+    assert_eq!(found.session, session);
+    assert_eq!(found.user, store.find_user(&user.id).await.expect("read").expect("user"));
+    assert_eq!(found.roles, store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles"));
+    assert_eq!(found.roles, vec![global]);
+
+    let bare = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("user");
+    let session = store.create_session(&new_session(&bare.id, &unique("h"), now()), 10).await.expect("session");
+    let found = store.find_session_with_user(&session.id).await.expect("read").expect("found");
+    assert_eq!((found.user.id, found.roles), (bare.id, vec![]));
+    assert!(store.find_session_with_user(&SessionId::generate()).await.expect("read").is_none());
+}
