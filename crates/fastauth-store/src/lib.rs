@@ -84,6 +84,9 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
+/// How long a pooled connection may sit idle before it is checked again when taken.
+const STALE_AFTER: Duration = Duration::from_secs(1);
+
 impl SqlStore {
     /// Connects lazily: the service starts (and `/readyz` says 503) even while the database is
     /// still down, and every request retries the connection.
@@ -95,6 +98,18 @@ impl SqlStore {
             .max_connections(settings.max_connections)
             .min_connections(0)
             .acquire_timeout(settings.acquire_timeout)
+            // sqlx pings every connection both when it is taken and when it comes back, which
+            // doubled each query's round trips. It still pings on return (so a connection that
+            // failed is dropped); on taking, only one that sat idle long enough to go stale.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > STALE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| Box::pin(async move { dialect.on_connect(conn).await }))
             .connect_lazy(&url)?;
         let write_turn = (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));

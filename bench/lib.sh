@@ -1,0 +1,23 @@
+# Shared by bench/run and bench/peers/run: ports, loads and ratios.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_up URL: waits up to 30 s for URL to answer at all.
+wait_up() {
+  for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "nothing answers at $1" >&2
+  return 1
+}
+
+# load NAME CONNECTIONS SCRIPT URL: runs wrk for BENCH_SECONDS, prints one result line and keeps
+# the numbers in $rate and $p99.
+load() {
+  local name=$1 conns=$2 script=$3 url=$4 text statuses
+  text=$(wrk -t2 -c"$conns" -d"${BENCH_SECONDS:-10}s" --latency -s "$BENCH_WRK/$script" "$url" 2>&1)
+  rate=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$text")
+  p99=$(awk '/^LATENCY/ {sub("p99=", "", $3); print $3}' <<<"$text")
+  statuses=$(awk '/^STATUS/ {$1=""; print}' <<<"$text")
+  printf '%-34s %5s conns %9s req/s  p99 %10s  statuses:%s\n' "$name" "$conns" "$rate" "$p99" "$statuses"
+}
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
