@@ -5,6 +5,7 @@ pub mod claims;
 pub mod kek;
 pub mod key_ring;
 pub mod opaque;
+mod verified;
 
 pub use claims::AccessClaims;
 pub use kek::Kek;

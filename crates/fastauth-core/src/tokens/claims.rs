@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What an access token says. `sub` and `user_id` are the same id (FastAuthCore clients read
 /// `user_id`); `aud` is the application's `client_id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
     pub sub: String,

@@ -14,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 use super::claims::AccessClaims;
 use super::kek::Kek;
 use super::opaque::random_id;
+use super::verified::Verified;
 use crate::error::Error;
 use crate::model::SigningKeyRecord;
 
@@ -78,6 +79,7 @@ struct KeySet {
     signer: Option<(String, Algorithm, EncodingKey)>,
     verifiers: HashMap<String, (Algorithm, DecodingKey)>,
     jwks: Arc<str>,
+    verified: Verified,
 }
 
 impl KeyRing {
@@ -89,6 +91,7 @@ impl KeyRing {
             signer: Some((HS256_KID.to_owned(), Algorithm::HS256, EncodingKey::from_secret(secret))),
             verifiers,
             jwks: Arc::from(r#"{"keys":[]}"#),
+            verified: Verified::default(),
         };
         Self { mode: Mode::Hmac, issuer: issuer.to_owned(), keys: RwLock::new(Arc::new(set)) }
     }
@@ -192,8 +195,27 @@ impl KeyRing {
     }
 
     /// Verifies an access token: `typ` at+jwt, a known `kid` used with its own algorithm only,
-    /// no key-carrying or `crit` headers, our issuer, not expired.
+    /// no key-carrying or `crit` headers, our issuer, not expired. A token that passed before
+    /// under the current keys skips the signature check; its expiry is checked again.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, Error> {
+        let keys = self.current();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = match keys.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.check_signature(&keys, token)?;
+                keys.verified.insert(token, &claims, now);
+                claims
+            }
+        };
+        // jsonwebtoken's rule, with no leeway: expired once `exp` is in the past.
+        if claims.exp < now {
+            return Err(Error::TokenExpired);
+        }
+        Ok(claims)
+    }
+
+    fn check_signature(&self, keys: &KeySet, token: &str) -> Result<AccessClaims, Error> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
         let has_foreign_key = header.jku.is_some()
             || header.jwk.is_some()
@@ -203,7 +225,6 @@ impl KeyRing {
         if has_foreign_key || header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(Error::InvalidToken);
         }
-        let keys = self.current();
         let (alg, key) = header.kid.as_deref().and_then(|kid| keys.verifiers.get(kid)).ok_or(Error::InvalidToken)?;
         if header.alg != alg.to_jwt() {
             return Err(Error::InvalidToken);
@@ -340,6 +361,24 @@ mod tests {
         let token = ring.sign(&claims(far_future())).expect("sign");
         let tampered = format!("{}x", token);
         assert!(ring.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn a_token_verified_before_still_expires_and_dies_with_its_key() {
+        let ring = ring(Algorithm::EdDSA);
+        let now = OffsetDateTime::now_utc();
+        let soon = ring.sign(&claims(now.unix_timestamp() + 1)).expect("sign");
+        for _ in 0..2 {
+            assert!(ring.verify(&soon).is_ok(), "checked, then remembered");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert!(matches!(ring.verify(&soon), Err(Error::TokenExpired)));
+
+        let token = ring.sign(&claims(far_future())).expect("sign");
+        assert!(ring.verify(&token).is_ok());
+        let replacement = ring.generate_key(now).expect("key");
+        ring.load(&[replacement], now).expect("load without the old key");
+        assert!(matches!(ring.verify(&token), Err(Error::InvalidToken)));
     }
 
     #[test]
