@@ -10,9 +10,9 @@ wait_up() {
 }
 
 # load NAME CONNECTIONS SCRIPT URL: runs wrk for BENCH_SECONDS, prints one result line and keeps
-# the numbers in $rate and $p99.
+# the numbers in $rate, $p99 and $statuses ("200=123 503=4").
 load() {
-  local name=$1 conns=$2 script=$3 url=$4 text statuses
+  local name=$1 conns=$2 script=$3 url=$4 text
   text=$(wrk -t2 -c"$conns" -d"${BENCH_SECONDS:-10}s" --latency -s "$BENCH_WRK/$script" "$url" 2>&1)
   rate=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' <<<"$text")
   p99=$(awk '/^LATENCY/ {sub("p99=", "", $3); print $3}' <<<"$text")

@@ -2,15 +2,24 @@
 -- peers: LOAD_METHOD, LOAD_PATH, LOAD_TYPE (content type), LOAD_BODY, where each "{n}" becomes
 -- a value no other request of the run has, and LOAD_HEADER ("Name: value"), all optional.
 dofile(os.getenv("BENCH_WRK") .. "/common.lua")
-local method = os.getenv("LOAD_METHOD") or "GET"
-local path = os.getenv("LOAD_PATH") or "/"
-local body = os.getenv("LOAD_BODY")
-local run = os.getenv("BENCH_RUN") or "0"
-local headers = {}
-if os.getenv("LOAD_TYPE") then
-  headers["Content-Type"] = os.getenv("LOAD_TYPE")
+
+-- An unset or empty variable is absent.
+local function env(name)
+  local value = os.getenv(name)
+  if value ~= "" then
+    return value
+  end
 end
-local header = os.getenv("LOAD_HEADER")
+
+local method = env("LOAD_METHOD") or "GET"
+local path = env("LOAD_PATH") or "/"
+local body = env("LOAD_BODY")
+local run = env("BENCH_RUN") or "0"
+local headers = {}
+if env("LOAD_TYPE") then
+  headers["Content-Type"] = env("LOAD_TYPE")
+end
+local header = env("LOAD_HEADER")
 if header then
   local name, value = string.match(header, "^([^:]+):%s*(.*)$")
   headers[name] = value
