@@ -1,5 +1,15 @@
 # Shared by bench/run and bench/peers/run: ports, loads and ratios.
 
+# wrk, from Debian's packages, installed when missing and this is root on Debian.
+need_wrk() {
+  command -v wrk >/dev/null && return 0
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "==> installing wrk"
+    apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+  fi
+  command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # wait_up URL: waits up to 30 s for URL to answer at all.
