@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the costs that bound fastauth's throughput: one Argon2id hash and verify
 //! at OWASP's minimum, one access token signed and verified (at first sight, and once
-//! remembered) per algorithm, and the whole `/token` handler path (router, token check, session look-up on SQLite) without the network.
+//! remembered) per algorithm, and the whole `/token` handler path (router, token check, session
+//! look-up on SQLite) without the network.
 //! `cargo bench -p fastauth` prints the time per operation; a regression shows as a number.
 #![allow(clippy::expect_used)]
 
