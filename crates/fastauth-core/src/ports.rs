@@ -135,7 +135,6 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> StoreResult<Rotation>;
-    async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
     /// The session with its user and the user's active roles for its application, in one read.
     async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>>;
     /// The user's live sessions, most recently used first.

@@ -133,15 +133,6 @@ impl SessionStore for SqlStore {
         rows::session(&row).map(Rotation::Rotated).map_err(|e| self.error(e))
     }
 
-    async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(concat!("select ", session_columns!(), " from sessions where id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
-        row.map(|r| rows::session(&r)).transpose().map_err(|e| self.error(e))
-    }
-
     async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>> {
         let rows = sqlx::query(FIND_SESSION_WITH_USER)
             .bind(id.as_str())
