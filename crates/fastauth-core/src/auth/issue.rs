@@ -56,19 +56,20 @@ impl Core {
             test_identity,
         };
         let session = self.store.create_session(&session, s.max_sessions_per_user).await?;
-        self.mint(user, &session, refresh_token, meta.now).await
+        let roles = self.session_roles(user, &session).await?;
+        self.mint(user, &session, &roles, refresh_token, meta.now)
     }
 
-    /// Signs an access token carrying the user's live roles in the session's app.
-    pub(crate) async fn mint(
+    /// Signs an access token carrying `roles`, the user's live roles in the session's app.
+    pub(crate) fn mint(
         &self,
         user: &User,
         session: &Session,
+        roles: &[Role],
         refresh_token: Secret,
         now: OffsetDateTime,
     ) -> Result<IssuedTokens, Error> {
-        let roles = self.session_roles(user, session).await?;
-        let mut claims = self.claims(user, &session.client_id, &session.id, &roles, now);
+        let mut claims = self.claims(user, &session.client_id, &session.id, roles, now);
         claims.test = session.test_identity;
         Ok(IssuedTokens {
             access_token: self.keys.sign(&claims)?,

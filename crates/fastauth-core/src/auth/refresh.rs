@@ -1,7 +1,7 @@
 //! Refresh-token rotation with theft detection.
 
 use crate::error::Error;
-use crate::model::{Rotation, UserStatus};
+use crate::model::{Rotation, SessionWithUser, UserStatus};
 use crate::service::{Core, RequestMeta};
 use crate::tokens::opaque;
 
@@ -17,11 +17,13 @@ impl Core {
         let idle = meta.now + self.settings.refresh_idle_ttl;
         match self.store.rotate_refresh_token(&opaque::hash(token), &new_hash, meta.now, idle).await? {
             Rotation::Rotated(session) => {
-                let user = self.store.find_user(&session.user_id).await?;
-                let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
+                let found = self.store.find_session_with_user(&session.id).await?;
+                let Some(SessionWithUser { user, roles, .. }) = found.filter(|f| f.user.status == UserStatus::Active)
+                else {
                     return Err(Error::InvalidRefreshToken);
                 };
-                self.mint(&user, &session, new_token, meta.now).await
+                let roles = self.visible_roles(roles, &session);
+                self.mint(&user, &session, &roles, new_token, meta.now)
             }
             Rotation::Reused { session_id, user_id, rotated_at } => {
                 if meta.now - rotated_at > self.settings.refresh_grace
