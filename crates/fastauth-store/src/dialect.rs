@@ -22,6 +22,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (4, "session_test_identity", include_str!("../migrations/postgres/0004_session_test_identity.sql")),
     (5, "pending_identifiers", include_str!("../migrations/postgres/0005_pending_identifiers.sql")),
     (6, "outbox", include_str!("../migrations/postgres/0006_outbox.sql")),
+    (7, "current_refresh_token", include_str!("../migrations/postgres/0007_current_refresh_token.sql")),
 ];
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
@@ -30,6 +31,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (4, "session_test_identity", include_str!("../migrations/sqlite/0004_session_test_identity.sql")),
     (5, "pending_identifiers", include_str!("../migrations/sqlite/0005_pending_identifiers.sql")),
     (6, "outbox", include_str!("../migrations/sqlite/0006_outbox.sql")),
+    (7, "current_refresh_token", include_str!("../migrations/sqlite/0007_current_refresh_token.sql")),
 ];
 
 impl Dialect {

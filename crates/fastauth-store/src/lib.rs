@@ -116,15 +116,21 @@ impl SqlStore {
         Ok(Self { pool, dialect, write_turn })
     }
 
-    /// Starts a write transaction. On SQLite it first takes the one write turn, so that writers
-    /// queue here instead of sleeping in SQLite's busy handler (which made tail latency spike).
+    /// Starts a write transaction, in the write turn.
     async fn begin(&self) -> StoreResult<Tx> {
-        let turn = match &self.write_turn {
-            Some(turn) => Some(turn.clone().lock_owned().await),
-            None => None,
-        };
+        let turn = self.write_turn().await;
         let inner = self.pool.begin().await.map_err(|e| self.error(e))?;
         Ok(Tx { inner, _turn: turn })
+    }
+
+    /// On SQLite, the one write turn, held for a write transaction or a hot single-statement
+    /// write: writers queue here instead of sleeping in SQLite's busy handler (which made tail
+    /// latency spike). PostgreSQL writers need no turn.
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// The one place a `sqlx::Error` becomes a `StoreError`.

@@ -10,17 +10,14 @@ use time::OffsetDateTime;
 use crate::SqlStore;
 use crate::rows::{self, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns};
 
-/// Marks the token rotated only if it is current and its session is live: the row lock makes
-/// concurrent callers with the same token queue up, and all but the first then match nothing.
-const CLAIM_TOKEN: &str = "update refresh_tokens set rotated_at = $2 \
-     where token_hash = $1 and rotated_at is null and exists (select 1 from sessions s \
-       where s.id = refresh_tokens.session_id and s.revoked_at is null \
-       and s.idle_expires_at > $2 and s.absolute_expires_at > $2) \
-     returning session_id";
-const INSERT_TOKEN: &str = "insert into refresh_tokens (token_hash, session_id, created_at) values ($1, $2, $3)";
-const TOUCH_SESSION: &str = concat!(
-    "update sessions set last_used_at = $2, idle_expires_at = case when $3 < absolute_expires_at then $3 \
-       else absolute_expires_at end where id = $1 returning ",
+/// Replaces the session's current refresh token if the session is live, in one statement: the row
+/// lock makes concurrent callers with the same token queue up, and all but the first then match
+/// nothing. The migration's trigger keeps the replaced token for reuse detection.
+const ROTATE: &str = concat!(
+    "update sessions set refresh_hash = $2, last_used_at = $3, \
+       idle_expires_at = case when $4 < absolute_expires_at then $4 else absolute_expires_at end \
+     where refresh_hash = $1 and revoked_at is null and idle_expires_at > $3 and absolute_expires_at > $3 \
+     returning ",
     session_columns!()
 );
 /// One row per active role of the user for the session's application (role columns null when
@@ -39,7 +36,7 @@ const FIND_SESSION_WITH_USER: &str = concat!(
      where s.id = $1 order by r.id"
 );
 const FIND_ROTATED: &str = "select t.session_id, t.rotated_at, s.user_id from refresh_tokens t \
-     join sessions s on s.id = t.session_id where t.token_hash = $1";
+     join sessions s on s.id = t.session_id where t.token_hash = $1 and t.rotated_at is not null";
 /// Ends the user's least recently used live sessions beyond the newest `$3`.
 const EVICT_OLDEST: &str = "update sessions set revoked_at = $1 where user_id = $2 and revoked_at is null \
      and id not in (select id from sessions where user_id = $2 and revoked_at is null \
@@ -51,7 +48,8 @@ impl SessionStore for SqlStore {
         let mut tx = self.begin().await?;
         let row = sqlx::query(concat!(
             "insert into sessions (id, user_id, client_id, created_at, last_used_at, idle_expires_at, \
-             absolute_expires_at, user_agent, ip, test_identity) values ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9) returning ",
+             absolute_expires_at, user_agent, ip, test_identity, refresh_hash) \
+             values ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10) returning ",
             session_columns!()
         ))
         .bind(s.id.as_str())
@@ -63,16 +61,10 @@ impl SessionStore for SqlStore {
         .bind(s.user_agent.as_deref())
         .bind(s.ip.as_deref())
         .bind(i64::from(s.test_identity))
+        .bind(&s.refresh_hash)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;
-        sqlx::query(INSERT_TOKEN)
-            .bind(&s.refresh_hash)
-            .bind(s.id.as_str())
-            .bind(ms(s.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
         sqlx::query(EVICT_OLDEST)
             .bind(ms(s.created_at))
             .bind(s.user_id.as_str())
@@ -91,46 +83,28 @@ impl SessionStore for SqlStore {
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.begin().await?;
-        let claimed = sqlx::query(CLAIM_TOKEN)
+        let turn = self.write_turn().await;
+        let rotated = sqlx::query(ROTATE)
             .bind(old_hash)
-            .bind(ms(now))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
-        let Some(claimed) = claimed else {
-            let found =
-                sqlx::query(FIND_ROTATED).bind(old_hash).fetch_optional(&mut *tx).await.map_err(|e| self.error(e))?;
-            tx.rollback().await.map_err(|e| self.error(e))?;
-            let read = |row: sqlx::any::AnyRow| -> Result<Rotation, sqlx::Error> {
-                Ok(match row.try_get::<Option<i64>, _>("rotated_at")? {
-                    Some(at) => Rotation::Reused {
-                        session_id: SessionId::from_trusted(row.try_get("session_id")?),
-                        user_id: UserId::from_trusted(row.try_get("user_id")?),
-                        rotated_at: from_ms(at)?,
-                    },
-                    None => Rotation::Invalid,
-                })
-            };
-            return found.map_or(Ok(Rotation::Invalid), read).map_err(|e| self.error(e));
-        };
-        let session_id: String = claimed.try_get("session_id").map_err(|e| self.error(e))?;
-        sqlx::query(INSERT_TOKEN)
             .bind(new_hash)
-            .bind(&session_id)
-            .bind(ms(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
-        let row = sqlx::query(TOUCH_SESSION)
-            .bind(&session_id)
             .bind(ms(now))
             .bind(ms(idle_expires_at))
-            .fetch_one(&mut *tx)
+            .fetch_optional(&self.pool)
             .await
             .map_err(|e| self.error(e))?;
-        tx.commit().await.map_err(|e| self.error(e))?;
-        rows::session(&row).map(Rotation::Rotated).map_err(|e| self.error(e))
+        drop(turn);
+        if let Some(row) = rotated {
+            return rows::session(&row).map(Rotation::Rotated).map_err(|e| self.error(e));
+        }
+        let rotated_before = sqlx::query(FIND_ROTATED).bind(old_hash).fetch_optional(&self.pool).await;
+        let read = |row: sqlx::any::AnyRow| -> Result<Rotation, sqlx::Error> {
+            Ok(Rotation::Reused {
+                session_id: SessionId::from_trusted(row.try_get("session_id")?),
+                user_id: UserId::from_trusted(row.try_get("user_id")?),
+                rotated_at: from_ms(row.try_get("rotated_at")?)?,
+            })
+        };
+        rotated_before.and_then(|found| found.map_or(Ok(Rotation::Invalid), read)).map_err(|e| self.error(e))
     }
 
     async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>> {

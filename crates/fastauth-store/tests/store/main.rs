@@ -195,9 +195,22 @@ async fn rotation_reports_reuse_and_refuses_ended_sessions(store: Arc<dyn Store>
         other => panic!("expected reuse, got {other:?}"),
     }
     assert_eq!(store.rotate_refresh_token("nope", "x", t, idle).await.expect("rotate"), Rotation::Invalid);
+    let later = t + Duration::seconds(5);
+    assert!(matches!(
+        store.rotate_refresh_token("a1", "a1b", later, idle).await.expect("rotate"),
+        Rotation::Rotated(_)
+    ));
+    match store.rotate_refresh_token("a0", "a2", later, idle).await.expect("rotate") {
+        Rotation::Reused { rotated_at, .. } => assert_eq!(rotated_at, t, "every rotated token is kept"),
+        other => panic!("expected reuse of the first token, got {other:?}"),
+    }
+    assert!(matches!(
+        store.rotate_refresh_token("a1", "a2", later, idle).await.expect("rotate"),
+        Rotation::Reused { rotated_at, .. } if rotated_at == later
+    ));
     assert!(store.revoke_session(&user.id, &session.id, t).await.expect("revoke"));
     assert!(!store.revoke_session(&user.id, &session.id, t).await.expect("revoke twice"));
-    assert_eq!(store.rotate_refresh_token("a1", "a3", t, idle).await.expect("rotate"), Rotation::Invalid);
+    assert_eq!(store.rotate_refresh_token("a1b", "a3", t, idle).await.expect("rotate"), Rotation::Invalid);
 }
 
 store_test!(sessions_beyond_the_limit_end_least_recently_used_first);
