@@ -145,11 +145,10 @@ const HASHING_PRIORITY: u8 = 24;
 fn run_worker(rx: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
     // Below the async workers (nice 10): when sign-ins keep every core hashing, token checks and
     // refusals still run at once, and hashing takes whatever time they leave.
-    let priority = thread_priority::ThreadPriorityValue::try_from(HASHING_PRIORITY).map_err(|e| e.to_string());
-    if let Err(e) = priority.and_then(|p| {
-        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(p))
-            .map_err(|e| e.to_string())
-    }) {
+    if let Ok(priority) = thread_priority::ThreadPriorityValue::try_from(HASHING_PRIORITY)
+        && let Err(e) =
+            thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(priority))
+    {
         tracing::debug!(error = %e, "hashing thread keeps the default priority");
     }
     let mut blocks = Vec::new();

@@ -7,16 +7,17 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::claims::AccessClaims;
+use super::opaque;
 
 /// Tokens remembered at most; a full cache drops the expired ones, or all if none are.
 const CAPACITY: usize = 4096;
 
 #[derive(Default)]
-pub(super) struct Verified(Mutex<HashMap<[u8; 32], AccessClaims>>);
+pub(super) struct Verified(Mutex<HashMap<String, AccessClaims>>);
 
 impl Verified {
     pub(super) fn get(&self, token: &str) -> Option<AccessClaims> {
-        self.0.lock().ok()?.get(&digest(token)).cloned()
+        self.0.lock().ok()?.get(&opaque::hash(token)).cloned()
     }
 
     pub(super) fn insert(&self, token: &str, claims: &AccessClaims, now: i64) {
@@ -27,15 +28,8 @@ impl Verified {
                 map.clear();
             }
         }
-        map.insert(digest(token), claims.clone());
+        map.insert(opaque::hash(token), claims.clone());
     }
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
 }
 
 #[cfg(test)]
