@@ -173,13 +173,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("RATE_LIMITS=off: every rate limit and backoff is disabled (benchmarks only)");
     }
     let app = App::build(config).await?;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| crate::config::ConfigError::new("LISTEN_ADDR", format!("cannot bind {addr}: {e}")))?;
+    let listener =
+        listen(addr).map_err(|e| crate::config::ConfigError::new("LISTEN_ADDR", format!("cannot bind {addr}: {e}")))?;
     tracing::info!(%addr, "fastauth listening");
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connections the kernel may hold for us before we accept them. tokio's default (1,024) overflowed
+/// under a burst of new connections, and a dropped SYN costs the client a 1 s retransmission;
+/// Linux caps this at net.core.somaxconn (4,096 by default).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 async fn create_admin(config: Config, email: &str, password_stdin: bool) -> anyhow::Result<()> {

@@ -104,11 +104,6 @@ impl IntoResponse for ApiError {
         if let Error::Internal(err) = &self.0 {
             response.extensions_mut().insert(InternalError(std::sync::Arc::new(format!("{err:#}"))));
         }
-        if let Error::Overloaded = &self.0 {
-            // A flood's connections are closed: each further attempt pays for a new connection,
-            // which keeps the flood from crowding out the connections still being served.
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
         response
     }
 }
