@@ -6,6 +6,11 @@ use clap::Parser;
 use fastauth::cli::{self, Cli, Command};
 use fastauth::config::{Config, Env};
 
+/// glibc's allocator kept about 4 KiB per sign-in across its per-thread arenas (RSS grew by
+/// 3 MiB for each 700 sign-ins, without end); jemalloc reuses freed memory and levels off.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let command = Cli::parse().command.unwrap_or(Command::Serve);
     if matches!(command, Command::Openapi) {
