@@ -23,6 +23,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (5, "pending_identifiers", include_str!("../migrations/postgres/0005_pending_identifiers.sql")),
     (6, "outbox", include_str!("../migrations/postgres/0006_outbox.sql")),
     (7, "current_refresh_token", include_str!("../migrations/postgres/0007_current_refresh_token.sql")),
+    (8, "live_sessions_index", include_str!("../migrations/postgres/0008_live_sessions_index.sql")),
 ];
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
@@ -32,6 +33,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (5, "pending_identifiers", include_str!("../migrations/sqlite/0005_pending_identifiers.sql")),
     (6, "outbox", include_str!("../migrations/sqlite/0006_outbox.sql")),
     (7, "current_refresh_token", include_str!("../migrations/sqlite/0007_current_refresh_token.sql")),
+    (8, "live_sessions_index", include_str!("../migrations/sqlite/0008_live_sessions_index.sql")),
 ];
 
 impl Dialect {
