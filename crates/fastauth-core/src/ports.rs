@@ -326,6 +326,9 @@ pub trait Store:
     /// Deletes audit rows older than `audit_before`, and codes, reset tokens, sessions and
     /// delivered events that expired or ended before `expired_before`; returns the rows deleted.
     async fn purge(&self, audit_before: OffsetDateTime, expired_before: OffsetDateTime) -> StoreResult<u64>;
+    /// Moves SQLite's write-ahead log into the database, beside the writes rather than in
+    /// one (called every second); nothing on PostgreSQL.
+    async fn checkpoint(&self) -> StoreResult<()>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
 }

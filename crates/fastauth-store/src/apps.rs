@@ -23,7 +23,7 @@ impl SqlStore {
             .bind(&app.name)
             .bind(origins)
             .bind(ms(time::OffsetDateTime::now_utc()))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(drop)
             .map_err(|e| self.error(e))

@@ -20,7 +20,7 @@ impl AuditStore for SqlStore {
         .bind(e.subject_id.as_ref().map(UserId::as_str))
         .bind(e.ip.as_deref())
         .bind(e.details.to_string())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(drop)
         .map_err(|err| self.error(err))

@@ -76,7 +76,7 @@ impl OutboxStore for SqlStore {
         .bind(holder)
         .bind(ms(now))
         .bind(ms(until))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| self.error(e))?;
         Ok(done.rows_affected() == 1)
@@ -116,7 +116,7 @@ impl OutboxStore for SqlStore {
         .bind(endpoint)
         .bind(event_id)
         .bind(ms(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map(drop)
         .map_err(|e| self.error(e))

@@ -83,16 +83,14 @@ impl SessionStore for SqlStore {
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> StoreResult<Rotation> {
-        let turn = self.write_turn().await;
         let rotated = sqlx::query(ROTATE)
             .bind(old_hash)
             .bind(new_hash)
             .bind(ms(now))
             .bind(ms(idle_expires_at))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(|e| self.error(e))?;
-        drop(turn);
         if let Some(row) = rotated {
             return rows::session(&row).map(Rotation::Rotated).map_err(|e| self.error(e));
         }
@@ -148,7 +146,7 @@ impl SessionStore for SqlStore {
                 .bind(id.as_str())
                 .bind(user.as_str())
                 .bind(ms(now))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| self.error(e))?;
         Ok(done.rows_affected() == 1)
@@ -186,7 +184,7 @@ impl SessionStore for SqlStore {
                 .bind(user.as_str())
                 .bind(keep.map_or("", SessionId::as_str))
                 .bind(ms(now))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| self.error(e))?;
         Ok(done.rows_affected())

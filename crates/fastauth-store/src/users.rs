@@ -62,7 +62,7 @@ impl SqlStore {
     /// Sets a verified mark that was never set; true if this call set it.
     async fn mark_verified(&self, sql: &'static str, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {
         let done =
-            sqlx::query(sql).bind(id.as_str()).bind(ms(now)).execute(&self.pool).await.map_err(|e| self.error(e))?;
+            sqlx::query(sql).bind(id.as_str()).bind(ms(now)).execute(&self.writer).await.map_err(|e| self.error(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -129,7 +129,7 @@ impl UserStore for SqlStore {
             .bind(id.as_str())
             .bind(hash)
             .bind(ms(now))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(drop)
             .map_err(|e| self.error(e))
@@ -140,7 +140,7 @@ impl UserStore for SqlStore {
             .bind(id.as_str())
             .bind(status.code())
             .bind(ms(now))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(drop)
             .map_err(|e| self.error(e))
@@ -150,7 +150,7 @@ impl UserStore for SqlStore {
         sqlx::query(GRANT_ROLE)
             .bind(id.as_str())
             .bind(role)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(drop)
             .map_err(|e| self.error(e))
@@ -294,7 +294,7 @@ impl UserStore for SqlStore {
             .bind(id.as_str())
             .bind(value)
             .bind(ms(now))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(drop)
             .map_err(|e| self.error(e))

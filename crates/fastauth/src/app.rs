@@ -33,6 +33,8 @@ const PURGE_EVERY: Duration = Duration::from_secs(24 * 3600);
 const EXPIRED_KEPT: time::Duration = time::Duration::days(7);
 /// How often each instance re-reads the signing keys (rotations and revocations elsewhere).
 const KEY_RELOAD: Duration = Duration::from_secs(10);
+/// How often SQLite's write-ahead log is moved into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// The service's shared state. One `Arc`: every request clones it several times (each
 /// middleware and extractor), and one atomic count is far cheaper than one per field.
@@ -106,6 +108,7 @@ impl App {
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };
         core.bootstrap(&seeds, now).await.context("seeding roles, keys and the admin")?;
         spawn_key_reloader(core.clone());
+        spawn_checkpointer(core.clone());
         let state = AppState { core, blobs, config, metrics: Metrics::default() };
         let app = Self(Arc::new(state));
         spawn_purger(app.clone());
@@ -214,6 +217,19 @@ fn spawn_purger(app: App) {
                 Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry tomorrow"),
             }
             tokio::time::sleep(PURGE_EVERY).await;
+        }
+    });
+}
+
+fn spawn_checkpointer(core: Core) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = core.store.checkpoint().await {
+                // The database being away is reported by /readyz and the requests that need it.
+                tracing::debug!(error = %e, "checkpoint failed; trying again in a second");
+            }
         }
     });
 }

@@ -577,3 +577,40 @@ async fn a_session_is_read_with_its_user_and_the_roles_of_its_application(store:
     assert_eq!((found.user.id, found.roles), (bare.id, vec![]));
     assert!(store.find_session_with_user(&SessionId::generate()).await.expect("read").is_none());
 }
+
+store_test!(writes_and_reads_carry_on_beside_checkpoints);
+async fn writes_and_reads_carry_on_beside_checkpoints(store: Arc<dyn Store>) {
+    // Checkpoints run every second in the service, beside requests: none may fail, block or
+    // lose a write that was acknowledged.
+    let checkpoints = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                store.checkpoint().await.expect("checkpoint");
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for _ in 0..10 {
+                    ids.push(store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create").id);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut written = Vec::new();
+    for w in writers {
+        written.extend(w.await.expect("writer"));
+    }
+    checkpoints.await.expect("checkpoints");
+    store.checkpoint().await.expect("a last checkpoint");
+    assert_eq!(written.len(), 80);
+    for id in &written {
+        assert!(store.find_user(id).await.expect("read").is_some(), "user {id} is kept");
+    }
+}
