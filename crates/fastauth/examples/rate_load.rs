@@ -85,8 +85,8 @@ fn main() -> anyhow::Result<()> {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        // Spread the kinds evenly through the schedule: of every 100 requests, the first
-        // TOKEN% are token checks, and so on (a fixed pattern, so runs compare like for like).
+        // A fixed pattern, so that runs compare like for like: of every 100 requests, the first
+        // TOKEN% are token checks, the next REFRESH% refreshes, the last SIGNIN% sign-ins.
         let slot = (n % 100) as u32;
         let kind = if slot < shares[0] {
             Kind::Token
