@@ -130,10 +130,16 @@ impl Store for SqlStore {
 
     async fn checkpoint(&self) -> StoreResult<()> {
         if self.dialect == Dialect::Sqlite {
-            // The bulk is copied beside the writer; then, in the writer's turn, the few pages
-            // written meanwhile, so that the next write starts the log again from its beginning.
-            for pool in [&self.pool, &self.writer] {
-                sqlx::query("pragma wal_checkpoint(passive)").execute(pool).await.map_err(|e| self.error(e))?;
+            // The bulk is copied beside the writer, waiting for no one. Then, in the writer's
+            // turn, the pages written meanwhile, and the log starts again from its beginning
+            // once the readers of the moment are out of it: SQLite restarts the log only when no
+            // reader is in it, which with readers always busy it never found by itself (the log
+            // grew past 120 MiB). That wait is capped at 100 ms (then back to the 5 s that
+            // `Dialect::on_connect` sets); a busier second tries again.
+            sqlx::query("pragma wal_checkpoint(passive)").execute(&self.pool).await.map_err(|e| self.error(e))?;
+            let mut writer = self.writer.acquire().await.map_err(|e| self.error(e))?;
+            for sql in ["pragma busy_timeout = 100", "pragma wal_checkpoint(restart)", "pragma busy_timeout = 5000"] {
+                sqlx::query(sql).execute(&mut *writer).await.map_err(|e| self.error(e))?;
             }
         }
         Ok(())
