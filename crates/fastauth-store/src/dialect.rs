@@ -66,7 +66,7 @@ impl Dialect {
     pub(crate) async fn on_connect(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         if self == Dialect::Sqlite {
             // WAL lets readers run beside the one writer; waiting writers retry for 5 s. The
-            // log is moved into the database by `Store::checkpoint`, off the write path: left to
+            // log is moved into the database by `Store::checkpoint`, beside the writer: left to
             // SQLite, every 1,000 pages a committing writer did it and writes stalled for up to
             // 2 s while readers were busy. 10,000 pages (40 MiB) is the backstop if that stops.
             conn.execute(

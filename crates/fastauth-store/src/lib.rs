@@ -130,17 +130,13 @@ impl Store for SqlStore {
 
     async fn checkpoint(&self) -> StoreResult<()> {
         if self.dialect == Dialect::Sqlite {
-            // The bulk is copied beside the writer, waiting for no one. Then, in the writer's
-            // turn, the pages written meanwhile, and the log starts again from its beginning
-            // once the readers of the moment are out of it: SQLite restarts the log only when no
-            // reader is in it, which with readers always busy it never found by itself (the log
-            // grew past 120 MiB). That wait is capped at 100 ms (then back to the 5 s that
-            // `Dialect::on_connect` sets); a busier second tries again.
+            // PASSIVE, on a reader connection: copies what it can and waits for no one, so the
+            // writer never waits for it. Any checkpoint in the writer's turn (SQLite's own after
+            // a commit, or a RESTART to start the log again) held writes for 1-9 s under load.
+            // The log starts again from its beginning once a writer finds it all copied and no
+            // reader in it; under load without a pause it grows until SQLite's own checkpoint
+            // (at 10,000 pages, see `Dialect::on_connect`) steps in.
             sqlx::query("pragma wal_checkpoint(passive)").execute(&self.pool).await.map_err(|e| self.error(e))?;
-            let mut writer = self.writer.acquire().await.map_err(|e| self.error(e))?;
-            for sql in ["pragma busy_timeout = 100", "pragma wal_checkpoint(restart)", "pragma busy_timeout = 5000"] {
-                sqlx::query(sql).execute(&mut *writer).await.map_err(|e| self.error(e))?;
-            }
         }
         Ok(())
     }
