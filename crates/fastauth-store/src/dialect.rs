@@ -68,7 +68,8 @@ impl Dialect {
             // WAL lets readers run beside the one writer; waiting writers retry for 5 s. The
             // log is moved into the database by `Store::checkpoint`, beside the writer: left to
             // SQLite, every 1,000 pages a committing writer did it and writes stalled for up to
-            // 2 s while readers were busy. 10,000 pages (40 MiB) is the backstop if that stops.
+            // 2 s while readers were busy. SQLite's own at 10,000 pages (40 MiB) is the backstop
+            // for a log that readers never leave long enough to start again.
             conn.execute(
                 "pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000; \
                  pragma foreign_keys = on; pragma wal_autocheckpoint = 10000",
