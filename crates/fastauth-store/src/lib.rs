@@ -51,8 +51,8 @@ pub struct SqlStore {
     pool: AnyPool,
     /// Every write. On SQLite one connection: SQLite takes one writer at a time, and writers
     /// that raced for it slept in its busy handler (up to 100 ms a try, holding a pooled
-    /// connection), which put refreshes' p99 at 0.3-1.9 s beside sign-ins. Here they wait
-    /// their turn in the pool's queue instead. On PostgreSQL the same pool as `pool`.
+    /// connection); here they wait their turn in the pool's queue. On PostgreSQL the same pool
+    /// as `pool`.
     writer: AnyPool,
     dialect: Dialect,
 }
