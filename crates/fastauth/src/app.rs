@@ -224,6 +224,8 @@ fn spawn_purger(app: App) {
 fn spawn_checkpointer(core: Core) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        // A checkpoint that overran its second is not followed by catch-up ones.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             if let Err(e) = core.store.checkpoint().await {
