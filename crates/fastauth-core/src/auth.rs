@@ -11,5 +11,6 @@ mod sign_up;
 pub use bootstrap::Bootstrap;
 pub use caller::Caller;
 pub use issue::IssuedTokens;
+pub(crate) use issue::Opening;
 pub use sign_in::{Identifier, SignIn};
 pub use sign_up::{SignUp, SignedUp};

@@ -4,7 +4,7 @@
 
 use aws_lc_rs::hmac;
 
-use crate::auth::{Identifier, IssuedTokens};
+use crate::auth::{Identifier, IssuedTokens, Opening};
 use crate::email::Email;
 use crate::error::Constraint;
 use crate::error::Error;
@@ -79,7 +79,7 @@ impl Core {
     /// Sends a code to a known, active account's stored address; for others a code nobody can
     /// match is recorded, so that limits count alike.
     pub async fn request_email_otp(&self, email: &Email, client: &ClientId, meta: &RequestMeta) -> Result<(), Error> {
-        self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        self.application(client).await?;
         let user = self.store.find_user_by_email(email).await?.filter(|u| u.status == UserStatus::Active);
         let target = Self::email_target(email, client);
         let code = new_code();
@@ -110,7 +110,7 @@ impl Core {
         client: &ClientId,
         meta: &RequestMeta,
     ) -> Result<IssuedTokens, Error> {
-        self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        self.application(client).await?;
         let identifier = Identifier::Email(email.clone());
         self.begin_attempt(&identifier, meta).await?;
         let target = Self::email_target(email, client);
@@ -131,9 +131,7 @@ impl Core {
         if self.store.mark_email_verified(&user.id, meta.now).await? {
             self.store.revoke_user_sessions(&user.id, None, meta.now).await?;
         }
-        let tokens = self.open_session(&user, client, meta).await?;
-        let details = serde_json::json!({ "via": "email_otp", "client_id": client, "session_id": tokens.session_id });
-        self.audit("signin.succeeded", meta, Some(&user.id), Some(&user.id), details).await;
+        let tokens = self.open_session(&user, client, meta, Opening::SignIn("email_otp")).await?;
         Ok(tokens)
     }
 }
@@ -168,7 +166,7 @@ impl Core {
         flow: PhoneFlow,
         meta: &RequestMeta,
     ) -> Result<(), Error> {
-        self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        self.application(client).await?;
         if self.test_identity(phone, client, meta).is_some() {
             // Nothing is sent to a test identity; its fixed code is the only one accepted.
             let details = serde_json::json!({ "action": "request", "phone": phone });
@@ -267,7 +265,7 @@ impl Core {
         flow: PhoneFlow,
         meta: &RequestMeta,
     ) -> Result<PhoneSignIn, Error> {
-        self.store.find_application(client).await?.ok_or(Error::UnknownClient)?;
+        self.application(client).await?;
         let identifier = Identifier::Phone(phone.clone());
         self.begin_attempt(&identifier, meta).await?;
         if let Some(identity) = self.test_identity(phone, client, meta) {
@@ -305,9 +303,7 @@ impl Core {
         if self.store.mark_phone_verified(&user.id, meta.now).await? && !new_user {
             self.store.revoke_user_sessions(&user.id, None, meta.now).await?;
         }
-        let tokens = self.open_session(&user, client, meta).await?;
-        let details = serde_json::json!({ "via": "sms_otp", "client_id": client, "session_id": tokens.session_id });
-        self.audit("signin.succeeded", meta, Some(&user.id), Some(&user.id), details).await;
+        let tokens = self.open_session(&user, client, meta, Opening::SignIn("sms_otp")).await?;
         Ok(PhoneSignIn { tokens, new_user })
     }
 
@@ -413,7 +409,7 @@ impl Core {
             None if flow == PhoneFlow::Mobile => (self.create_phone_user(phone, meta).await?, true),
             _ => return Err(Error::InvalidOtp),
         };
-        let tokens = self.open_session_as(&user, client, meta, true).await?;
+        let tokens = self.open_session(&user, client, meta, Opening::TestIdentity).await?;
         Ok(PhoneSignIn { tokens, new_user })
     }
 

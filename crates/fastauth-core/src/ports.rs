@@ -123,9 +123,15 @@ pub trait AppStore: Send + Sync {
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Opens a session with its first refresh token and ends the least recently used ones
-    /// beyond `max_per_user`, in one transaction.
-    async fn create_session(&self, session: &NewSession, max_per_user: u32) -> StoreResult<Session>;
+    /// Opens a session with its first refresh token, ends the least recently used ones beyond
+    /// `max_per_user` and records `event`, in one transaction; returns the session with its
+    /// user's live roles in its application, read in that transaction.
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        max_per_user: u32,
+        event: Option<&NewAuditEvent>,
+    ) -> StoreResult<(Session, Vec<Role>)>;
     /// Rotates `old_hash` to `new_hash` if it is the session's current token; exactly one of
     /// several concurrent callers with the same token gets `Rotated`.
     async fn rotate_refresh_token(

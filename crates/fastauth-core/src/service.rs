@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::apps::KnownApps;
 use crate::auth::Caller;
 use crate::error::Error;
 use crate::ids::UserId;
@@ -77,6 +78,7 @@ pub struct Core {
     pub limiter: Arc<dyn crate::limits::Limiter>,
     pub keys: Arc<KeyRing>,
     pub settings: Arc<CoreSettings>,
+    pub apps: Arc<KnownApps>,
 }
 
 /// Who is asking and from where; `now` is read once per request.
@@ -128,16 +130,28 @@ impl Core {
         subject: Option<&UserId>,
         details: serde_json::Value,
     ) {
-        let event = NewAuditEvent {
+        let event = self.audit_event(kind, meta, actor, subject, details);
+        if let Err(err) = self.store.record_audit(&event).await {
+            tracing::warn!(kind, error = %err, "could not record audit event");
+        }
+    }
+
+    /// An audit event of this request, for `audit` or for the transaction of the change it records.
+    pub(crate) fn audit_event(
+        &self,
+        kind: &'static str,
+        meta: &RequestMeta,
+        actor: Option<&UserId>,
+        subject: Option<&UserId>,
+        details: serde_json::Value,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
             kind,
             at: meta.now,
             actor_id: actor.cloned(),
             subject_id: subject.cloned(),
             ip: meta.ip.clone(),
             details,
-        };
-        if let Err(err) = self.store.record_audit(&event).await {
-            tracing::warn!(kind, error = %err, "could not record audit event");
         }
     }
 }

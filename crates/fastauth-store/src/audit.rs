@@ -8,22 +8,29 @@ use fastauth_core::ports::{AuditStore, StoreResult};
 use crate::SqlStore;
 use crate::rows::{self, ms};
 
+/// Writes one audit row, on its own or inside the transaction of the change it records.
+pub(crate) async fn insert_event<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    e: &NewAuditEvent,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into audit_events (type, at, actor_id, subject_id, ip, details) values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(e.kind)
+    .bind(ms(e.at))
+    .bind(e.actor_id.as_ref().map(UserId::as_str))
+    .bind(e.subject_id.as_ref().map(UserId::as_str))
+    .bind(e.ip.as_deref())
+    .bind(e.details.to_string())
+    .execute(db)
+    .await
+    .map(drop)
+}
+
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn record_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "insert into audit_events (type, at, actor_id, subject_id, ip, details) values ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(e.kind)
-        .bind(ms(e.at))
-        .bind(e.actor_id.as_ref().map(UserId::as_str))
-        .bind(e.subject_id.as_ref().map(UserId::as_str))
-        .bind(e.ip.as_deref())
-        .bind(e.details.to_string())
-        .execute(&self.writer)
-        .await
-        .map(drop)
-        .map_err(|err| self.error(err))
+        insert_event(&self.writer, e).await.map_err(|err| self.error(err))
     }
 
     async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {

@@ -25,6 +25,26 @@ fn to_json(permissions: &[String]) -> StoreResult<String> {
     serde_json::to_string(permissions).map_err(|e| StoreError::Other(e.into()))
 }
 
+/// The user's active roles in `app` (global ones included), on their own or inside the
+/// transaction that opens a session.
+pub(crate) async fn live_roles<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    user: &UserId,
+    app: &ClientId,
+) -> Result<Vec<Role>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select r.id, r.role_name, r.permissions, r.department_name, r.department_id, r.is_active, r.application \
+         from roles r join user_roles ur on ur.role_id = r.id \
+         where ur.user_id = $1 and r.is_active = 1 and (r.application is null or r.application = $2) \
+         order by r.id",
+    )
+    .bind(user.as_str())
+    .bind(app.as_str())
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(rows::role).collect()
+}
+
 #[async_trait]
 impl RoleStore for SqlStore {
     async fn ensure_global_roles(&self, roles: &[NewRole]) -> StoreResult<()> {
@@ -89,18 +109,7 @@ impl RoleStore for SqlStore {
     }
 
     async fn roles_of_user(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<Role>> {
-        let rows = sqlx::query(
-            "select r.id, r.role_name, r.permissions, r.department_name, r.department_id, r.is_active, r.application \
-             from roles r join user_roles ur on ur.role_id = r.id \
-             where ur.user_id = $1 and r.is_active = 1 and (r.application is null or r.application = $2) \
-             order by r.id",
-        )
-        .bind(user.as_str())
-        .bind(app.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
-        rows.iter().map(rows::role).collect::<Result<_, _>>().map_err(|e| self.error(e))
+        live_roles(&self.pool, user, app).await.map_err(|e| self.error(e))
     }
 
     async fn list_roles(&self, application: Option<&ClientId>) -> StoreResult<Vec<Role>> {

@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use fastauth_core::ids::{SessionId, UserId};
-use fastauth_core::model::{NewSession, Rotation, Session, SessionWithUser};
+use fastauth_core::model::{NewAuditEvent, NewSession, Role, Rotation, Session, SessionWithUser};
 use fastauth_core::ports::{SessionStore, StoreResult};
 use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::SqlStore;
+use crate::audit::insert_event;
+use crate::roles::live_roles;
 use crate::rows::{self, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns};
 
 /// Replaces the session's current refresh token if the session is live, in one statement: the row
@@ -44,7 +46,12 @@ const EVICT_OLDEST: &str = "update sessions set revoked_at = $1 where user_id = 
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn create_session(&self, s: &NewSession, max_per_user: u32) -> StoreResult<Session> {
+    async fn create_session(
+        &self,
+        s: &NewSession,
+        max_per_user: u32,
+        event: Option<&NewAuditEvent>,
+    ) -> StoreResult<(Session, Vec<Role>)> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(concat!(
             "insert into sessions (id, user_id, client_id, created_at, last_used_at, idle_expires_at, \
@@ -72,8 +79,12 @@ impl SessionStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
+        if let Some(event) = event {
+            insert_event(&mut *tx, event).await.map_err(|e| self.error(e))?;
+        }
+        let roles = live_roles(&mut *tx, &s.user_id, &s.client_id).await.map_err(|e| self.error(e))?;
         tx.commit().await.map_err(|e| self.error(e))?;
-        rows::session(&row).map_err(|e| self.error(e))
+        Ok((rows::session(&row).map_err(|e| self.error(e))?, roles))
     }
 
     async fn rotate_refresh_token(

@@ -101,8 +101,9 @@ impl App {
         let blobs = Arc::new(ObjectBlobs::new(&config.uploads, &config.base_url).context("setting up image storage")?);
         let sms = Arc::new(SmsChain::new(crate::notify::sms::senders(&config.sms, &config.webhook_secrets)?));
         let limiter = crate::limits::limiter(&config)?;
-        let core =
-            Core { store, blobs: blobs.clone(), mailer, sms, hasher, limiter, keys, settings: Arc::new(settings) };
+        let settings = Arc::new(settings);
+        let apps = Arc::default();
+        let core = Core { store, blobs: blobs.clone(), mailer, sms, hasher, limiter, keys, settings, apps };
         // Endpoints are registered before seeding, so that they hear of a seeded admin too.
         crate::webhooks::spawn(core.store.clone(), config.webhook_urls.clone(), config.webhook_secrets.clone()).await?;
         let seeds = Bootstrap { roles: config.roles.clone(), admin: config.admin.clone() };

@@ -21,6 +21,18 @@ pub struct IssuedTokens {
     pub session_id: SessionId,
 }
 
+/// Why a session opens: that decides its audit row and what its tokens may carry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Opening {
+    /// A sign-in by password or code, audited as `signin.succeeded` in the session's transaction.
+    SignIn(&'static str),
+    /// A new account's first session; the account's `user.created` row says enough.
+    SignUp,
+    /// A test identity's session, which grants no more than DEFAULT_ROLE; its use is audited
+    /// when the code is checked.
+    TestIdentity,
+}
+
 impl Core {
     /// Opens a session for `user` in `client` and mints its first tokens.
     pub(crate) async fn open_session(
@@ -28,18 +40,9 @@ impl Core {
         user: &User,
         client: &ClientId,
         meta: &RequestMeta,
+        opening: Opening,
     ) -> Result<IssuedTokens, Error> {
-        self.open_session_as(user, client, meta, false).await
-    }
-
-    /// Like `open_session`; a test identity's session grants no more than DEFAULT_ROLE.
-    pub(crate) async fn open_session_as(
-        &self,
-        user: &User,
-        client: &ClientId,
-        meta: &RequestMeta,
-        test_identity: bool,
-    ) -> Result<IssuedTokens, Error> {
+        let test_identity = matches!(opening, Opening::TestIdentity);
         let (refresh_token, refresh_hash) = opaque::generate();
         let s = &self.settings;
         let absolute = meta.now + s.session_max_age;
@@ -55,8 +58,15 @@ impl Core {
             ip: meta.ip.clone(),
             test_identity,
         };
-        let session = self.store.create_session(&session, s.max_sessions_per_user).await?;
-        let roles = self.session_roles(user, &session).await?;
+        let event = match opening {
+            Opening::SignIn(via) => {
+                let details = serde_json::json!({ "via": via, "client_id": client, "session_id": session.id });
+                Some(self.audit_event("signin.succeeded", meta, Some(&user.id), Some(&user.id), details))
+            }
+            Opening::SignUp | Opening::TestIdentity => None,
+        };
+        let (session, roles) = self.store.create_session(&session, s.max_sessions_per_user, event.as_ref()).await?;
+        let roles = self.visible_roles(roles, &session);
         self.mint(user, &session, &roles, refresh_token, meta.now)
     }
 
@@ -79,13 +89,6 @@ impl Core {
             role_ids: claims.role_ids,
             session_id: session.id.clone(),
         })
-    }
-
-    /// The user's live roles in the session's app; a test identity's session keeps only
-    /// DEFAULT_ROLE, whatever an admin assigned.
-    async fn session_roles(&self, user: &User, session: &Session) -> Result<Vec<Role>, Error> {
-        let roles = self.store.roles_of_user(&user.id, &session.client_id).await?;
-        Ok(self.visible_roles(roles, session))
     }
 
     /// Of the user's `roles` in the session's app, those its tokens carry.

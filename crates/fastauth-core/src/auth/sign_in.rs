@@ -8,7 +8,7 @@ use crate::password::Password;
 use crate::phone::PhoneNumber;
 use crate::service::{Core, RequestMeta};
 
-use super::IssuedTokens;
+use super::{IssuedTokens, Opening};
 
 /// Who is signing in.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ impl Core {
     /// get the same `InvalidCredentials` after the same hashing work as a wrong password.
     pub async fn sign_in(&self, req: SignIn, meta: &RequestMeta) -> Result<IssuedTokens, Error> {
         self.hasher.admit()?;
-        self.store.find_application(&req.client).await?.ok_or(Error::UnknownClient)?;
+        self.application(&req.client).await?;
         // Counted before the look-up, so that refusals are alike for every identifier.
         self.begin_attempt(&req.identifier, meta).await?;
         let user = match &req.identifier {
@@ -53,9 +53,6 @@ impl Core {
             let hash = self.hasher.hash(&req.password).await?;
             self.store.set_password_hash(&user.id, &hash, meta.now).await?;
         }
-        let tokens = self.open_session(&user, &req.client, meta).await?;
-        let details = serde_json::json!({ "client_id": req.client, "session_id": tokens.session_id });
-        self.audit("signin.succeeded", meta, Some(&user.id), Some(&user.id), details).await;
-        Ok(tokens)
+        self.open_session(&user, &req.client, meta, Opening::SignIn("password")).await
     }
 }

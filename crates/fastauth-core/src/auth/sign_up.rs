@@ -9,7 +9,7 @@ use crate::permission::Permission;
 use crate::phone::PhoneNumber;
 use crate::service::{Core, RequestMeta};
 
-use super::{Caller, IssuedTokens};
+use super::{Caller, IssuedTokens, Opening};
 
 /// A sign-up request, parsed.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub enum SignedUp {
 impl Core {
     pub async fn sign_up(&self, req: SignUp, caller: Option<&Caller>, meta: &RequestMeta) -> Result<SignedUp, Error> {
         self.hasher.admit()?;
-        let app = self.store.find_application(&req.client).await?.ok_or(Error::UnknownClient)?;
+        let app = self.application(&req.client).await?;
         let mut context = vec![req.email.as_str(), req.email.local_part(), &req.firstname, &req.lastname, &app.name];
         context.extend(PRODUCT_WORDS);
         req.password.check_policy("password", &context)?;
@@ -61,7 +61,7 @@ impl Core {
         if self.settings.require_email_verification {
             return Ok(SignedUp::VerificationRequired(user, new.role_ids));
         }
-        let tokens = self.open_session(&user, &req.client, meta).await?;
+        let tokens = self.open_session(&user, &req.client, meta, Opening::SignUp).await?;
         Ok(SignedUp::Tokens(tokens, user))
     }
 

@@ -156,7 +156,7 @@ async fn concurrent_rotations_of_one_token_have_one_winner(store: Arc<dyn Store>
     app(&store).await;
     let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
     let t = now();
-    store.create_session(&new_session(&user.id, "h0", t), 50).await.expect("session");
+    store.create_session(&new_session(&user.id, "h0", t), 50, None).await.expect("session");
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let store = store.clone();
@@ -181,7 +181,7 @@ async fn rotation_reports_reuse_and_refuses_ended_sessions(store: Arc<dyn Store>
     app(&store).await;
     let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
     let t = now();
-    let session = store.create_session(&new_session(&user.id, "a0", t), 50).await.expect("session");
+    let (session, _) = store.create_session(&new_session(&user.id, "a0", t), 50, None).await.expect("session");
     let idle = t + Duration::days(2);
     let Rotation::Rotated(s) = store.rotate_refresh_token("a0", "a1", t, idle).await.expect("rotate") else {
         panic!("rotates")
@@ -220,8 +220,8 @@ async fn sessions_beyond_the_limit_end_least_recently_used_first(store: Arc<dyn 
     let t = now();
     let mut ids = Vec::new();
     for i in 0..4 {
-        let s = store
-            .create_session(&new_session(&user.id, &unique("s"), t + Duration::seconds(i)), 3)
+        let (s, _) = store
+            .create_session(&new_session(&user.id, &unique("s"), t + Duration::seconds(i)), 3, None)
             .await
             .expect("session");
         ids.push(s.id);
@@ -263,6 +263,30 @@ async fn signing_keys_rotate_and_revoke(store: Arc<dyn Store>) {
     assert!(store.revoke_signing_key("k1", t).await.expect("revoke"));
     assert!(!store.revoke_signing_key("k1", t).await.expect("revoke"));
     assert_eq!(store.list_signing_keys().await.expect("list").len(), 1);
+}
+
+store_test!(a_session_and_its_audit_row_are_written_together);
+async fn a_session_and_its_audit_row_are_written_together(store: Arc<dyn Store>) {
+    app(&store).await;
+    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let event = NewAuditEvent {
+        kind: "signin.succeeded",
+        at: now(),
+        actor_id: Some(user.id.clone()),
+        subject_id: Some(user.id.clone()),
+        ip: None,
+        details: serde_json::json!({ "via": "password" }),
+    };
+    let hash = unique("h");
+    store.create_session(&new_session(&user.id, &hash, now()), 50, Some(&event)).await.expect("session");
+    // The same refresh token again: the session cannot be written, so neither is its row.
+    let refused = store.create_session(&new_session(&user.id, &hash, now()), 50, Some(&event)).await;
+    assert!(refused.is_err(), "a refresh token is unique");
+    let filter = AuditFilter { user: Some(user.id.clone()), limit: 10, ..AuditFilter::default() };
+    let events = store.list_audit(&filter).await.expect("list");
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["signin.succeeded"]);
+    assert_eq!(events[0].details, serde_json::json!({ "via": "password" }));
+    assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), 1);
 }
 
 store_test!(audit_events_filter_by_user_and_type);
@@ -362,7 +386,7 @@ async fn user_updates_replace_roles_clear_verified_marks_and_end_sessions_on_dis
     let mut new = new_user(vec![roles[0].id]);
     new.email_verified_at = Some(now());
     let user = store.create_user_with_roles(&new, now()).await.expect("create");
-    store.create_session(&new_session(&user.id, &unique("h"), now()), 50).await.expect("session");
+    store.create_session(&new_session(&user.id, &unique("h"), now()), 50, None).await.expect("session");
     let unchanged = store
         .update_user(&user.id, &UserChanges { firstname: Some("Grace".into()), ..UserChanges::default() }, now())
         .await
@@ -398,7 +422,7 @@ async fn deleting_a_user_removes_its_sessions_and_assignments(store: Arc<dyn Sto
     app(&store).await;
     let r = store.create_roles(&[role(&unique("r"), &[])], now()).await.expect("role").remove(0);
     let user = store.create_user_with_roles(&new_user(vec![r.id]), now()).await.expect("create");
-    store.create_session(&new_session(&user.id, "del-h", now()), 50).await.expect("session");
+    store.create_session(&new_session(&user.id, "del-h", now()), 50, None).await.expect("session");
     assert_eq!(store.delete_user(&user.id).await.expect("delete").map(|u| u.id), Some(user.id.clone()));
     assert!(store.find_user(&user.id).await.expect("find").is_none());
     // Looked up by user id, not joined to the (deleted) user, so a left-over session would show.
@@ -514,8 +538,9 @@ async fn purge_removes_only_what_is_past_its_keeping(store: Arc<dyn Store>) {
     let endpoint = unique("https://hooks.example.com/");
     assert!(store.lease_endpoint(&endpoint, "me", now, now + Duration::seconds(30)).await.expect("lease"));
     let user = store.create_user_with_roles(&new_user(vec![]), month_ago).await.expect("user");
-    let old_session = store.create_session(&new_session(&user.id, &unique("h"), month_ago), 50).await.expect("s");
-    let live_session = store.create_session(&new_session(&user.id, &unique("h"), now), 50).await.expect("s");
+    let (old_session, _) =
+        store.create_session(&new_session(&user.id, &unique("h"), month_ago), 50, None).await.expect("s");
+    let (live_session, _) = store.create_session(&new_session(&user.id, &unique("h"), now), 50, None).await.expect("s");
     let (old_token, live_token) = (unique("t"), unique("t"));
     store.create_reset_token(&user.id, &old_token, month_ago, month_ago + Duration::minutes(30)).await.expect("t");
     store.create_reset_token(&user.id, &live_token, now, now + Duration::minutes(30)).await.expect("t");
@@ -563,7 +588,9 @@ async fn a_session_is_read_with_its_user_and_the_roles_of_its_application(store:
     store.set_role_active(inactive.id, false, now()).await.expect("deactivate");
     let user =
         store.create_user_with_roles(&new_user(vec![global.id, elsewhere.id, inactive.id]), now()).await.expect("user");
-    let session = store.create_session(&new_session(&user.id, &unique("h"), now()), 10).await.expect("session");
+    let (session, roles) =
+        store.create_session(&new_session(&user.id, &unique("h"), now()), 10, None).await.expect("session");
+    assert_eq!(roles, vec![global.clone()], "the new session's roles: active ones, global or of its app");
 
     let found = store.find_session_with_user(&session.id).await.expect("read").expect("found");
     assert_eq!(found.session, session);
@@ -572,7 +599,9 @@ async fn a_session_is_read_with_its_user_and_the_roles_of_its_application(store:
     assert_eq!(found.roles, vec![global]);
 
     let bare = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("user");
-    let session = store.create_session(&new_session(&bare.id, &unique("h"), now()), 10).await.expect("session");
+    let (session, roles) =
+        store.create_session(&new_session(&bare.id, &unique("h"), now()), 10, None).await.expect("session");
+    assert_eq!(roles, vec![]);
     let found = store.find_session_with_user(&session.id).await.expect("read").expect("found");
     assert_eq!((found.user.id, found.roles), (bare.id, vec![]));
     assert!(store.find_session_with_user(&SessionId::generate()).await.expect("read").is_none());
