@@ -1,8 +1,7 @@
 //! Per-IP rate limits on the routes that check or send secrets (SPEC section 6), counted before
 //! the body is read, so that malformed requests count too.
 
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use fastauth_core::limits::{CODE_CHECKS, CODE_REQUESTS, IpLimit, SIGN_INS, SIGN_UPS};
 
@@ -23,17 +22,13 @@ fn limit_for(route: &str) -> Option<IpLimit> {
     }
 }
 
-pub async fn limit_by_ip(State(app): State<App>, req: Request, next: Next) -> Response {
+/// Counts `req` against its route's limit: the request back to be handled, or the refusal.
+pub async fn limit_by_ip(app: &App, req: Request) -> Result<Request, Response> {
     let Some(limit) = req.extensions().get::<MatchedPath>().and_then(|p| limit_for(p.as_str())) else {
-        return next.run(req).await;
+        return Ok(req);
     };
     let (mut parts, body) = req.into_parts();
-    let meta = match Meta::from_request_parts(&mut parts, &app).await {
-        Ok(Meta(meta)) => meta,
-        Err(rejection) => return rejection.into_response(),
-    };
-    if let Err(e) = app.core.limit_ip(limit, &meta).await {
-        return ApiError(e).into_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
+    let Meta(meta) = Meta::from_request_parts(&mut parts, app).await.map_err(IntoResponse::into_response)?;
+    app.core.limit_ip(limit, &meta).await.map_err(|e| ApiError(e).into_response())?;
+    Ok(Request::from_parts(parts, body))
 }

@@ -3,9 +3,8 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
@@ -22,7 +21,8 @@ fn new_request_id() -> String {
     format!("{prefix:016x}-{:x}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-pub async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
+/// Answers `req` with `handle`, logging and counting the answer under the request's id.
+pub async fn observe(app: &App, req: Request, handle: impl AsyncFnOnce(Request) -> Response) -> Response {
     let start = Instant::now();
     let request_id = req
         .headers()
@@ -33,7 +33,7 @@ pub async fn observe(State(app): State<App>, req: Request, next: Next) -> Respon
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = handle(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
     app.metrics.record_request(&method, &route, status, elapsed);
