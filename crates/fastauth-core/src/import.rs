@@ -259,7 +259,7 @@ impl Core {
             phone_verified_at: None,
             role_ids,
         };
-        match self.store.create_user_with_roles(&user, now).await {
+        match self.store.create_user_with_roles(&user, now, None).await {
             Ok(created) => {
                 if legacy.status == Some(0) {
                     self.store.set_user_status(&created.id, UserStatus::Disabled, now).await?;

@@ -426,9 +426,9 @@ impl Core {
             phone_verified_at: Some(meta.now),
             role_ids: vec![self.default_role_id().await?],
         };
-        let user = self.store.create_user_with_roles(&user, meta.now).await?;
-        self.audit("user.created", meta, None, Some(&user.id), serde_json::json!({ "via": "verify-otp-mobile" })).await;
-        Ok(user)
+        let details = serde_json::json!({ "via": "verify-otp-mobile" });
+        let event = self.audit_event("user.created", meta, None, Some(&user.id), details);
+        Ok(self.store.create_user_with_roles(&user, meta.now, Some(&event)).await?)
     }
 }
 

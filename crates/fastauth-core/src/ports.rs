@@ -15,8 +15,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Inserts a user and its role assignments in one transaction.
-    async fn create_user_with_roles(&self, user: &NewUser, now: OffsetDateTime) -> StoreResult<User>;
+    /// Inserts a user and its role assignments and records `event`, in one transaction.
+    async fn create_user_with_roles(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+        event: Option<&NewAuditEvent>,
+    ) -> StoreResult<User>;
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn find_user_by_phone(&self, phone: &PhoneNumber) -> StoreResult<Option<User>>;

@@ -266,15 +266,9 @@ impl Core {
     pub async fn create_user(&self, caller: &Caller, req: AdminNewUser, meta: &RequestMeta) -> Result<User, Error> {
         self.require(caller, Permission::UsersWrite, meta).await?;
         let new = self.new_user_record(caller, req, meta).await?;
-        let user = self.store.create_user_with_roles(&new, meta.now).await?;
-        self.audit(
-            "user.created",
-            meta,
-            Some(&caller.user.id),
-            Some(&user.id),
-            serde_json::json!({ "via": "create-user" }),
-        )
-        .await;
+        let details = serde_json::json!({ "via": "create-user" });
+        let event = self.audit_event("user.created", meta, Some(&caller.user.id), Some(&new.id), details);
+        let user = self.store.create_user_with_roles(&new, meta.now, Some(&event)).await?;
         Ok(user)
     }
 
@@ -290,15 +284,9 @@ impl Core {
         let phone = req.phone_number.clone().ok_or_else(|| Error::invalid("phone_number", "is required"))?;
         let Some(existing) = self.store.find_user_by_phone(&phone).await? else {
             let new = self.new_user_record(caller, req, meta).await?;
-            let user = self.store.create_user_with_roles(&new, meta.now).await?;
-            self.audit(
-                "user.created",
-                meta,
-                Some(&caller.user.id),
-                Some(&user.id),
-                serde_json::json!({ "via": "add_user" }),
-            )
-            .await;
+            let details = serde_json::json!({ "via": "add_user" });
+            let event = self.audit_event("user.created", meta, Some(&caller.user.id), Some(&new.id), details);
+            let user = self.store.create_user_with_roles(&new, meta.now, Some(&event)).await?;
             return Ok((self.view(user).await?, true));
         };
         let record =

@@ -72,6 +72,12 @@ impl SessionStore for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| self.error(e))?;
+        if let Some(event) = event {
+            insert_event(&mut *tx, event).await.map_err(|e| self.error(e))?;
+        }
+        let roles = live_roles(&mut *tx, &s.user_id, &s.client_id).await.map_err(|e| self.error(e))?;
+        // Last, so that the row locks it takes, which the user's other sign-ins wait for, are
+        // held only until the commit.
         sqlx::query(EVICT_OLDEST)
             .bind(ms(s.created_at))
             .bind(s.user_id.as_str())
@@ -79,10 +85,6 @@ impl SessionStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
-        if let Some(event) = event {
-            insert_event(&mut *tx, event).await.map_err(|e| self.error(e))?;
-        }
-        let roles = live_roles(&mut *tx, &s.user_id, &s.client_id).await.map_err(|e| self.error(e))?;
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok((rows::session(&row).map_err(|e| self.error(e))?, roles))
     }

@@ -4,18 +4,22 @@ use async_trait::async_trait;
 use fastauth_core::auth::Identifier;
 use fastauth_core::email::Email;
 use fastauth_core::ids::{RoleId, SessionId, UserId};
-use fastauth_core::model::{NewUser, Role, User, UserChanges, UserFilter, UserStatus};
+use fastauth_core::model::{NewAuditEvent, NewUser, Role, User, UserChanges, UserFilter, UserStatus};
 use fastauth_core::phone::PhoneNumber;
 use fastauth_core::ports::{StoreResult, UserStore};
 use time::OffsetDateTime;
 
 use crate::SqlStore;
+use crate::audit::insert_event;
 use crate::outbox;
 use crate::rows::{self, ms, role_columns, user_columns};
 
-const INSERT_USER: &str = "insert into users (id, firstname, lastname, email, phone_number, password_hash, \
+const INSERT_USER: &str = concat!(
+    "insert into users (id, firstname, lastname, email, phone_number, password_hash, \
      source_profile, status, email_verified_at, phone_verified_at, created_at, updated_at) \
-     values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $10)";
+     values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $10) returning ",
+    user_columns!()
+);
 const GRANT_ROLE: &str = "insert into user_roles (user_id, role_id) values ($1, $2) on conflict do nothing";
 
 /// The `where` clause of `list_users` and `count_users`: $1 role id (0: any), $2 status (-1: any),
@@ -74,9 +78,14 @@ impl SqlStore {
 
 #[async_trait]
 impl UserStore for SqlStore {
-    async fn create_user_with_roles(&self, user: &NewUser, now: OffsetDateTime) -> StoreResult<User> {
+    async fn create_user_with_roles(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+        event: Option<&NewAuditEvent>,
+    ) -> StoreResult<User> {
         let mut tx = self.begin().await?;
-        sqlx::query(INSERT_USER)
+        let row = sqlx::query(INSERT_USER)
             .bind(user.id.as_str())
             .bind(&user.firstname)
             .bind(&user.lastname)
@@ -87,7 +96,7 @@ impl UserStore for SqlStore {
             .bind(user.email_verified_at.map(ms))
             .bind(user.phone_verified_at.map(ms))
             .bind(ms(now))
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.error(e))?;
         for role in &user.role_ids {
@@ -98,15 +107,13 @@ impl UserStore for SqlStore {
                 .await
                 .map_err(|e| self.error(e))?;
         }
-        let row = sqlx::query(concat!("select ", user_columns!(), " from users where id = $1"))
-            .bind(user.id.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
         let created = rows::user(&row).map_err(|e| self.error(e))?;
         let mut data = outbox::user_data(&created);
         data["role_ids"] = serde_json::json!(user.role_ids);
         outbox::record(&mut tx, "user.created", created.id.as_str(), &data, now).await.map_err(|e| self.error(e))?;
+        if let Some(event) = event {
+            insert_event(&mut *tx, event).await.map_err(|e| self.error(e))?;
+        }
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(created)
     }

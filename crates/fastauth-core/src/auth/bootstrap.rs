@@ -105,15 +105,9 @@ impl Core {
             phone_verified_at: None,
             role_ids: vec![role.id],
         };
-        let user = self.store.create_user_with_roles(&user, now).await?;
-        self.audit(
-            "user.created",
-            &RequestMeta::at(now),
-            None,
-            Some(&user.id),
-            serde_json::json!({ "via": "create-admin" }),
-        )
-        .await;
+        let details = serde_json::json!({ "via": "create-admin" });
+        let event = self.audit_event("user.created", &RequestMeta::at(now), None, Some(&user.id), details);
+        let user = self.store.create_user_with_roles(&user, now, Some(&event)).await?;
         Ok((user.id, true))
     }
 }

@@ -55,9 +55,10 @@ impl Core {
             phone_verified_at: None,
             role_ids,
         };
-        let user = self.store.create_user_with_roles(&new, meta.now).await?;
         let actor = caller.map(|c| &c.user.id);
-        self.audit("user.created", meta, actor, Some(&user.id), serde_json::json!({ "via": "signup" })).await;
+        let event =
+            self.audit_event("user.created", meta, actor, Some(&new.id), serde_json::json!({ "via": "signup" }));
+        let user = self.store.create_user_with_roles(&new, meta.now, Some(&event)).await?;
         if self.settings.require_email_verification {
             return Ok(SignedUp::VerificationRequired(user, new.role_ids));
         }

@@ -118,7 +118,7 @@ async fn users_round_trip_with_their_roles(store: Arc<dyn Store>) {
     let mut new = new_user(vec![role.id]);
     new.phone_number = Some(unique_phone());
     let t = now();
-    let user = store.create_user_with_roles(&new, t).await.expect("create");
+    let user = store.create_user_with_roles(&new, t, None).await.expect("create");
     assert_eq!(user.created_at, t, "times round-trip at millisecond precision");
     assert_eq!(user.status, UserStatus::Active);
     let by_email = store.find_user_by_email(new.email.as_ref().expect("email")).await.expect("find").expect("found");
@@ -133,17 +133,17 @@ async fn users_round_trip_with_their_roles(store: Arc<dyn Store>) {
 store_test!(emails_and_phones_are_unique);
 async fn emails_and_phones_are_unique(store: Arc<dyn Store>) {
     let first = new_user(vec![]);
-    store.create_user_with_roles(&first, now()).await.expect("create");
+    store.create_user_with_roles(&first, now(), None).await.expect("create");
     let mut same_email = new_user(vec![]);
     same_email.email = first.email.clone();
-    let err = store.create_user_with_roles(&same_email, now()).await.expect_err("duplicate email");
+    let err = store.create_user_with_roles(&same_email, now(), None).await.expect_err("duplicate email");
     assert!(matches!(err, StoreError::Conflict(Constraint::UserEmail)), "{err:?}");
     assert!(store.find_user(&same_email.id).await.expect("find").is_none(), "nothing half-written");
 }
 
 store_test!(password_and_status_changes_stick);
 async fn password_and_status_changes_stick(store: Arc<dyn Store>) {
-    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("create");
     store.set_password_hash(&user.id, "$new", now()).await.expect("hash");
     store.set_user_status(&user.id, UserStatus::Disabled, now()).await.expect("status");
     let user = store.find_user(&user.id).await.expect("find").expect("found");
@@ -154,7 +154,7 @@ async fn password_and_status_changes_stick(store: Arc<dyn Store>) {
 store_test!(concurrent_rotations_of_one_token_have_one_winner);
 async fn concurrent_rotations_of_one_token_have_one_winner(store: Arc<dyn Store>) {
     app(&store).await;
-    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("create");
     let t = now();
     store.create_session(&new_session(&user.id, "h0", t), 50, None).await.expect("session");
     let tasks: Vec<_> = (0..32)
@@ -179,7 +179,7 @@ async fn concurrent_rotations_of_one_token_have_one_winner(store: Arc<dyn Store>
 store_test!(rotation_reports_reuse_and_refuses_ended_sessions);
 async fn rotation_reports_reuse_and_refuses_ended_sessions(store: Arc<dyn Store>) {
     app(&store).await;
-    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("create");
     let t = now();
     let (session, _) = store.create_session(&new_session(&user.id, "a0", t), 50, None).await.expect("session");
     let idle = t + Duration::days(2);
@@ -216,7 +216,7 @@ async fn rotation_reports_reuse_and_refuses_ended_sessions(store: Arc<dyn Store>
 store_test!(sessions_beyond_the_limit_end_least_recently_used_first);
 async fn sessions_beyond_the_limit_end_least_recently_used_first(store: Arc<dyn Store>) {
     app(&store).await;
-    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
+    let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("create");
     let t = now();
     let mut ids = Vec::new();
     for i in 0..4 {
@@ -265,27 +265,32 @@ async fn signing_keys_rotate_and_revoke(store: Arc<dyn Store>) {
     assert_eq!(store.list_signing_keys().await.expect("list").len(), 1);
 }
 
-store_test!(a_session_and_its_audit_row_are_written_together);
-async fn a_session_and_its_audit_row_are_written_together(store: Arc<dyn Store>) {
+store_test!(changes_and_their_audit_rows_are_written_together);
+async fn changes_and_their_audit_rows_are_written_together(store: Arc<dyn Store>) {
     app(&store).await;
-    let user = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create");
-    let event = NewAuditEvent {
-        kind: "signin.succeeded",
+    let new = new_user(vec![]);
+    let event = |kind, via| NewAuditEvent {
+        kind,
         at: now(),
-        actor_id: Some(user.id.clone()),
-        subject_id: Some(user.id.clone()),
+        actor_id: None,
+        subject_id: Some(new.id.clone()),
         ip: None,
-        details: serde_json::json!({ "via": "password" }),
+        details: serde_json::json!({ "via": via }),
     };
+    let user = store.create_user_with_roles(&new, now(), Some(&event("user.created", "signup"))).await.expect("create");
+    // The same user again, and then the same refresh token again: neither change can be
+    // written, so neither is its row.
+    let again = store.create_user_with_roles(&new, now(), Some(&event("user.created", "again"))).await;
+    assert!(again.is_err(), "a user id is unique");
     let hash = unique("h");
-    store.create_session(&new_session(&user.id, &hash, now()), 50, Some(&event)).await.expect("session");
-    // The same refresh token again: the session cannot be written, so neither is its row.
-    let refused = store.create_session(&new_session(&user.id, &hash, now()), 50, Some(&event)).await;
+    let signed_in = event("signin.succeeded", "password");
+    store.create_session(&new_session(&user.id, &hash, now()), 50, Some(&signed_in)).await.expect("session");
+    let refused = store.create_session(&new_session(&user.id, &hash, now()), 50, Some(&signed_in)).await;
     assert!(refused.is_err(), "a refresh token is unique");
     let filter = AuditFilter { user: Some(user.id.clone()), limit: 10, ..AuditFilter::default() };
     let events = store.list_audit(&filter).await.expect("list");
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["signin.succeeded"]);
-    assert_eq!(events[0].details, serde_json::json!({ "via": "password" }));
+    let kinds: Vec<_> = events.iter().map(|e| (e.kind.as_str(), e.details["via"].as_str())).collect();
+    assert_eq!(kinds, [("signin.succeeded", Some("password")), ("user.created", Some("signup"))]);
     assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), 1);
 }
 
@@ -349,7 +354,7 @@ async fn users_list_by_cursor_and_filters_and_count(store: Arc<dyn Store>) {
     for i in 0..5 {
         let mut u = new_user(if i % 2 == 0 { vec![staff.id] } else { vec![] });
         u.firstname = format!("Zed{tag}{i}");
-        ids.push(store.create_user_with_roles(&u, now()).await.expect("create").id);
+        ids.push(store.create_user_with_roles(&u, now(), None).await.expect("create").id);
     }
     let by_role = UserFilter { role_id: Some(staff.id), ..UserFilter::default() };
     assert_eq!(store.count_users(&by_role).await.expect("count"), 3);
@@ -385,7 +390,7 @@ async fn user_updates_replace_roles_clear_verified_marks_and_end_sessions_on_dis
         .expect("roles");
     let mut new = new_user(vec![roles[0].id]);
     new.email_verified_at = Some(now());
-    let user = store.create_user_with_roles(&new, now()).await.expect("create");
+    let user = store.create_user_with_roles(&new, now(), None).await.expect("create");
     store.create_session(&new_session(&user.id, &unique("h"), now()), 50, None).await.expect("session");
     let unchanged = store
         .update_user(&user.id, &UserChanges { firstname: Some("Grace".into()), ..UserChanges::default() }, now())
@@ -421,7 +426,7 @@ store_test!(deleting_a_user_removes_its_sessions_and_assignments);
 async fn deleting_a_user_removes_its_sessions_and_assignments(store: Arc<dyn Store>) {
     app(&store).await;
     let r = store.create_roles(&[role(&unique("r"), &[])], now()).await.expect("role").remove(0);
-    let user = store.create_user_with_roles(&new_user(vec![r.id]), now()).await.expect("create");
+    let user = store.create_user_with_roles(&new_user(vec![r.id]), now(), None).await.expect("create");
     store.create_session(&new_session(&user.id, "del-h", now()), 50, None).await.expect("session");
     assert_eq!(store.delete_user(&user.id).await.expect("delete").map(|u| u.id), Some(user.id.clone()));
     assert!(store.find_user(&user.id).await.expect("find").is_none());
@@ -460,7 +465,7 @@ async fn permission_replacement_is_all_or_nothing_and_inactive_roles_grant_nothi
     assert_eq!(unchanged.permissions, vec!["x:read".to_owned()]);
     let changed = store.replace_role_permissions(&[(r.id, vec!["x:write".into()])], now()).await.expect("replace");
     assert_eq!(changed[0].permissions, vec!["x:write".to_owned()]);
-    let user = store.create_user_with_roles(&new_user(vec![r.id]), now()).await.expect("user");
+    let user = store.create_user_with_roles(&new_user(vec![r.id]), now(), None).await.expect("user");
     assert_eq!(store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles").len(), 1);
     assert!(!store.set_role_active(r.id, false, now()).await.expect("deactivate").is_active);
     assert!(store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles").is_empty());
@@ -479,7 +484,7 @@ async fn applications_are_created_listed_and_unique_and_scope_roles(store: Arc<d
     let scoped = NewRole { application: Some(id.clone()), ..role("Support", &["tickets:read"]) };
     let scoped = store.create_roles(&[scoped], now()).await.expect("scoped").remove(0);
     let global = store.create_roles(&[role(&unique("global"), &[])], now()).await.expect("global").remove(0);
-    let user = store.create_user_with_roles(&new_user(vec![scoped.id, global.id]), now()).await.expect("user");
+    let user = store.create_user_with_roles(&new_user(vec![scoped.id, global.id]), now(), None).await.expect("user");
     assert_eq!(store.roles_of_user(&user.id, &id).await.expect("roles").len(), 2);
     assert_eq!(store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles"), vec![global]);
     assert_eq!(store.list_roles(Some(&id)).await.expect("list"), vec![scoped]);
@@ -537,7 +542,7 @@ async fn purge_removes_only_what_is_past_its_keeping(store: Arc<dyn Store>) {
     let month_ago = now - Duration::days(30);
     let endpoint = unique("https://hooks.example.com/");
     assert!(store.lease_endpoint(&endpoint, "me", now, now + Duration::seconds(30)).await.expect("lease"));
-    let user = store.create_user_with_roles(&new_user(vec![]), month_ago).await.expect("user");
+    let user = store.create_user_with_roles(&new_user(vec![]), month_ago, None).await.expect("user");
     let (old_session, _) =
         store.create_session(&new_session(&user.id, &unique("h"), month_ago), 50, None).await.expect("s");
     let (live_session, _) = store.create_session(&new_session(&user.id, &unique("h"), now), 50, None).await.expect("s");
@@ -586,8 +591,10 @@ async fn a_session_is_read_with_its_user_and_the_roles_of_its_application(store:
     let elsewhere = store.create_roles(&[elsewhere], now()).await.expect("scoped").remove(0);
     let inactive = store.create_roles(&[role(&unique("off"), &["c:read"])], now()).await.expect("role").remove(0);
     store.set_role_active(inactive.id, false, now()).await.expect("deactivate");
-    let user =
-        store.create_user_with_roles(&new_user(vec![global.id, elsewhere.id, inactive.id]), now()).await.expect("user");
+    let user = store
+        .create_user_with_roles(&new_user(vec![global.id, elsewhere.id, inactive.id]), now(), None)
+        .await
+        .expect("user");
     let (session, roles) =
         store.create_session(&new_session(&user.id, &unique("h"), now()), 10, None).await.expect("session");
     assert_eq!(roles, vec![global.clone()], "the new session's roles: active ones, global or of its app");
@@ -598,7 +605,7 @@ async fn a_session_is_read_with_its_user_and_the_roles_of_its_application(store:
     assert_eq!(found.roles, store.roles_of_user(&user.id, &ClientId::default_app()).await.expect("roles"));
     assert_eq!(found.roles, vec![global]);
 
-    let bare = store.create_user_with_roles(&new_user(vec![]), now()).await.expect("user");
+    let bare = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("user");
     let (session, roles) =
         store.create_session(&new_session(&bare.id, &unique("h"), now()), 10, None).await.expect("session");
     assert_eq!(roles, vec![]);
@@ -626,7 +633,7 @@ async fn writes_and_reads_carry_on_beside_checkpoints(store: Arc<dyn Store>) {
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for _ in 0..10 {
-                    ids.push(store.create_user_with_roles(&new_user(vec![]), now()).await.expect("create").id);
+                    ids.push(store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("create").id);
                 }
                 ids
             })

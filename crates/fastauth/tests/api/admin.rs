@@ -433,7 +433,7 @@ async fn paging_through_10000_users_returns_each_exactly_once_while_users_are_ad
             };
             ids.push(
                 core.store
-                    .create_user_with_roles(&user, time::OffsetDateTime::now_utc())
+                    .create_user_with_roles(&user, time::OffsetDateTime::now_utc(), None)
                     .await
                     .expect("create")
                     .id

@@ -246,7 +246,7 @@ impl UserBuilder<'_> {
             phone_verified_at: None,
             role_ids,
         };
-        let user = core.store.create_user_with_roles(&user, now).await.expect("create user");
+        let user = core.store.create_user_with_roles(&user, now, None).await.expect("create user");
         TestUser { id: user.id.to_string(), email, password: PASSWORD.to_owned() }
     }
 }
