@@ -131,8 +131,7 @@ impl Core {
         if self.store.mark_email_verified(&user.id, meta.now).await? {
             self.store.revoke_user_sessions(&user.id, None, meta.now).await?;
         }
-        let tokens = self.open_session(&user, client, meta, Opening::SignIn("email_otp")).await?;
-        Ok(tokens)
+        self.open_session(&user, client, meta, Opening::SignIn("email_otp")).await
     }
 }
 
