@@ -101,12 +101,20 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
+        if matches!(self.0, Error::Overloaded | Error::RateLimited { .. }) {
+            response.extensions_mut().insert(Paced);
+        }
         if let Error::Internal(err) = &self.0 {
             response.extensions_mut().insert(InternalError(std::sync::Arc::new(format!("{err:#}"))));
         }
         response
     }
 }
+
+/// Marks a "come back later" refusal (hashing pool full, rate limit), which the front layer
+/// answers after a short pause.
+#[derive(Debug, Clone, Copy)]
+pub struct Paced;
 
 /// A problem response for conditions outside the domain (unknown route, bad body, ...).
 pub fn problem(status: StatusCode, code: &str, detail: String, errors: Vec<FieldError>) -> Response {

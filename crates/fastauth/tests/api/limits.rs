@@ -88,6 +88,34 @@ fn retry_after(res: &reqwest::Response) -> u64 {
     res.headers()["retry-after"].to_str().unwrap().parse().unwrap()
 }
 
+/// "Come back later" refusals (503 `overloaded`, 429) are answered only after a pause, so that a
+/// client that retries at once, as a flood does, gets few of them.
+#[tokio::test]
+async fn come_back_later_refusals_are_answered_after_a_pause() {
+    // No room in the hashing queue: every password check is refused.
+    let app = TestApp::spawn_with(&[("HASH_QUEUE", "0"), ("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let email = unique_email();
+    let timed = |ip: &'static str| {
+        let (app, email) = (&app, &email);
+        async move {
+            let started = std::time::Instant::now();
+            let res = sign_in_from(app, ip, email, PASSWORD).await;
+            (res, started.elapsed())
+        }
+    };
+    let (res, waited) = timed("203.0.113.7").await;
+    assert_eq!(retry_after(&res), 1);
+    assert_problem(res, 503, "overloaded").await;
+    assert!(waited >= Duration::from_millis(25), "{waited:?}");
+
+    // The address's other 29 sign-ins are refused alike; the 31st meets the per-IP limit.
+    futures::future::join_all((0..29).map(|_| timed("203.0.113.7"))).await;
+    let (res, waited) = timed("203.0.113.7").await;
+    assert!(retry_after(&res) >= 1);
+    assert_problem(res, 429, "rate_limited").await;
+    assert!(waited >= Duration::from_millis(25), "{waited:?}");
+}
+
 #[tokio::test]
 async fn parallel_guesses_all_count_five_reach_the_check_and_the_hundredth_locks_until_a_reset() {
     let app = TestApp::spawn_with_mail(&[("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
