@@ -22,6 +22,16 @@ pub trait UserStore: Send + Sync {
         now: OffsetDateTime,
         event: Option<&NewAuditEvent>,
     ) -> StoreResult<User>;
+    /// The same with the new user's first `session`, in one transaction, so that a sign-up
+    /// leaves either an account that is signed in or nothing; returns the session with the
+    /// user's roles in its application, read in that transaction.
+    async fn create_user_with_session(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+        event: Option<&NewAuditEvent>,
+        session: &NewSession,
+    ) -> StoreResult<(User, Session, Vec<Role>)>;
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn find_user_by_phone(&self, phone: &PhoneNumber) -> StoreResult<Option<User>>;

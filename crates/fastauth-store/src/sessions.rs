@@ -7,10 +7,10 @@ use fastauth_core::ports::{SessionStore, StoreResult};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::SqlStore;
 use crate::audit::insert_event;
 use crate::roles::live_roles;
 use crate::rows::{self, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns};
+use crate::{SqlStore, Tx};
 
 /// Replaces the session's current refresh token if the session is live, in one statement: the row
 /// lock makes concurrent callers with the same token queue up, and all but the first then match
@@ -44,15 +44,9 @@ const EVICT_OLDEST: &str = "update sessions set revoked_at = $1 where user_id = 
      and id not in (select id from sessions where user_id = $2 and revoked_at is null \
        order by last_used_at desc, id desc limit $3)";
 
-#[async_trait]
-impl SessionStore for SqlStore {
-    async fn create_session(
-        &self,
-        s: &NewSession,
-        max_per_user: u32,
-        event: Option<&NewAuditEvent>,
-    ) -> StoreResult<(Session, Vec<Role>)> {
-        let mut tx = self.begin().await?;
+impl SqlStore {
+    /// A session with its first refresh token, in `tx`.
+    pub(crate) async fn insert_session(&self, tx: &mut Tx, s: &NewSession) -> StoreResult<Session> {
         let row = sqlx::query(concat!(
             "insert into sessions (id, user_id, client_id, created_at, last_used_at, idle_expires_at, \
              absolute_expires_at, user_agent, ip, test_identity, refresh_hash) \
@@ -69,9 +63,23 @@ impl SessionStore for SqlStore {
         .bind(s.ip.as_deref())
         .bind(i64::from(s.test_identity))
         .bind(&s.refresh_hash)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(|e| self.error(e))?;
+        rows::session(&row).map_err(|e| self.error(e))
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(
+        &self,
+        s: &NewSession,
+        max_per_user: u32,
+        event: Option<&NewAuditEvent>,
+    ) -> StoreResult<(Session, Vec<Role>)> {
+        let mut tx = self.begin().await?;
+        let session = self.insert_session(&mut tx, s).await?;
         if let Some(event) = event {
             insert_event(&mut *tx, event).await.map_err(|e| self.error(e))?;
         }
@@ -86,7 +94,7 @@ impl SessionStore for SqlStore {
             .await
             .map_err(|e| self.error(e))?;
         tx.commit().await.map_err(|e| self.error(e))?;
-        Ok((rows::session(&row).map_err(|e| self.error(e))?, roles))
+        Ok((session, roles))
     }
 
     async fn rotate_refresh_token(

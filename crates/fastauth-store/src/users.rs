@@ -4,15 +4,18 @@ use async_trait::async_trait;
 use fastauth_core::auth::Identifier;
 use fastauth_core::email::Email;
 use fastauth_core::ids::{RoleId, SessionId, UserId};
-use fastauth_core::model::{NewAuditEvent, NewUser, Role, User, UserChanges, UserFilter, UserStatus};
+use fastauth_core::model::{
+    NewAuditEvent, NewSession, NewUser, Role, Session, User, UserChanges, UserFilter, UserStatus,
+};
 use fastauth_core::phone::PhoneNumber;
 use fastauth_core::ports::{StoreResult, UserStore};
 use time::OffsetDateTime;
 
-use crate::SqlStore;
 use crate::audit::insert_event;
 use crate::outbox;
+use crate::roles::live_roles;
 use crate::rows::{self, ms, role_columns, user_columns};
+use crate::{SqlStore, Tx};
 
 const INSERT_USER: &str = concat!(
     "insert into users (id, firstname, lastname, email, phone_number, password_hash, \
@@ -76,15 +79,15 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
-impl UserStore for SqlStore {
-    async fn create_user_with_roles(
+impl SqlStore {
+    /// The user, its role assignments, its `user.created` outbox event and `event`, in `tx`.
+    async fn insert_user(
         &self,
+        tx: &mut Tx,
         user: &NewUser,
         now: OffsetDateTime,
         event: Option<&NewAuditEvent>,
     ) -> StoreResult<User> {
-        let mut tx = self.begin().await?;
         let row = sqlx::query(INSERT_USER)
             .bind(user.id.as_str())
             .bind(&user.firstname)
@@ -96,26 +99,55 @@ impl UserStore for SqlStore {
             .bind(user.email_verified_at.map(ms))
             .bind(user.phone_verified_at.map(ms))
             .bind(ms(now))
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(|e| self.error(e))?;
         for role in &user.role_ids {
             sqlx::query(GRANT_ROLE)
                 .bind(user.id.as_str())
                 .bind(role)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(|e| self.error(e))?;
         }
         let created = rows::user(&row).map_err(|e| self.error(e))?;
         let mut data = outbox::user_data(&created);
         data["role_ids"] = serde_json::json!(user.role_ids);
-        outbox::record(&mut tx, "user.created", created.id.as_str(), &data, now).await.map_err(|e| self.error(e))?;
+        outbox::record(tx, "user.created", created.id.as_str(), &data, now).await.map_err(|e| self.error(e))?;
         if let Some(event) = event {
-            insert_event(&mut *tx, event).await.map_err(|e| self.error(e))?;
+            insert_event(&mut **tx, event).await.map_err(|e| self.error(e))?;
         }
+        Ok(created)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user_with_roles(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+        event: Option<&NewAuditEvent>,
+    ) -> StoreResult<User> {
+        let mut tx = self.begin().await?;
+        let created = self.insert_user(&mut tx, user, now, event).await?;
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok(created)
+    }
+
+    async fn create_user_with_session(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+        event: Option<&NewAuditEvent>,
+        session: &NewSession,
+    ) -> StoreResult<(User, Session, Vec<Role>)> {
+        let mut tx = self.begin().await?;
+        let created = self.insert_user(&mut tx, user, now, event).await?;
+        let opened = self.insert_session(&mut tx, session).await?;
+        let roles = live_roles(&mut *tx, &session.user_id, &session.client_id).await.map_err(|e| self.error(e))?;
+        tx.commit().await.map_err(|e| self.error(e))?;
+        Ok((created, opened, roles))
     }
 
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {

@@ -26,7 +26,8 @@ pub struct IssuedTokens {
 pub(crate) enum Opening {
     /// A sign-in by password or code, audited as `signin.succeeded` in the session's transaction.
     SignIn(&'static str),
-    /// A new account's first session; the account's `user.created` row says enough.
+    /// A new account's first session (opened with the account; its `user.created` row says
+    /// enough).
     SignUp,
     /// A test identity's session, which grants no more than DEFAULT_ROLE; its use is audited
     /// when the code is checked.
@@ -42,22 +43,7 @@ impl Core {
         meta: &RequestMeta,
         opening: Opening,
     ) -> Result<IssuedTokens, Error> {
-        let test_identity = matches!(opening, Opening::TestIdentity);
-        let (refresh_token, refresh_hash) = opaque::generate();
-        let s = &self.settings;
-        let absolute = meta.now + s.session_max_age;
-        let session = NewSession {
-            id: SessionId::generate(),
-            user_id: user.id.clone(),
-            client_id: client.clone(),
-            refresh_hash,
-            created_at: meta.now,
-            idle_expires_at: (meta.now + s.refresh_idle_ttl).min(absolute),
-            absolute_expires_at: absolute,
-            user_agent: meta.user_agent.as_ref().map(|ua| ua.chars().take(256).collect()),
-            ip: meta.ip.clone(),
-            test_identity,
-        };
+        let (session, refresh_token) = self.new_session(&user.id, client, meta, opening);
         let event = match opening {
             Opening::SignIn(via) => {
                 let details = serde_json::json!({ "via": via, "client_id": client, "session_id": session.id });
@@ -65,9 +51,48 @@ impl Core {
             }
             Opening::SignUp | Opening::TestIdentity => None,
         };
-        let (session, roles) = self.store.create_session(&session, s.max_sessions_per_user, event.as_ref()).await?;
-        let roles = self.visible_roles(roles, &session);
-        self.mint(user, &session, &roles, refresh_token, meta.now)
+        let max = self.settings.max_sessions_per_user;
+        let (session, roles) = self.store.create_session(&session, max, event.as_ref()).await?;
+        self.first_tokens(user, &session, roles, refresh_token, meta.now)
+    }
+
+    /// A session for `user` in `client` starting now, and its first refresh token.
+    pub(crate) fn new_session(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        meta: &RequestMeta,
+        opening: Opening,
+    ) -> (NewSession, Secret) {
+        let (refresh_token, refresh_hash) = opaque::generate();
+        let s = &self.settings;
+        let absolute = meta.now + s.session_max_age;
+        let session = NewSession {
+            id: SessionId::generate(),
+            user_id: user.clone(),
+            client_id: client.clone(),
+            refresh_hash,
+            created_at: meta.now,
+            idle_expires_at: (meta.now + s.refresh_idle_ttl).min(absolute),
+            absolute_expires_at: absolute,
+            user_agent: meta.user_agent.as_ref().map(|ua| ua.chars().take(256).collect()),
+            ip: meta.ip.clone(),
+            test_identity: matches!(opening, Opening::TestIdentity),
+        };
+        (session, refresh_token)
+    }
+
+    /// The tokens of a session just opened, carrying the user's `roles` it may show.
+    pub(crate) fn first_tokens(
+        &self,
+        user: &User,
+        session: &Session,
+        roles: Vec<Role>,
+        refresh_token: Secret,
+        now: OffsetDateTime,
+    ) -> Result<IssuedTokens, Error> {
+        let roles = self.visible_roles(roles, session);
+        self.mint(user, session, &roles, refresh_token, now)
     }
 
     /// Signs an access token carrying `roles`, the user's live roles in the session's app.

@@ -58,11 +58,14 @@ impl Core {
         let actor = caller.map(|c| &c.user.id);
         let event =
             self.audit_event("user.created", meta, actor, Some(&new.id), serde_json::json!({ "via": "signup" }));
-        let user = self.store.create_user_with_roles(&new, meta.now, Some(&event)).await?;
         if self.settings.require_email_verification {
+            let user = self.store.create_user_with_roles(&new, meta.now, Some(&event)).await?;
             return Ok(SignedUp::VerificationRequired(user, new.role_ids));
         }
-        let tokens = self.open_session(&user, &req.client, meta, Opening::SignUp).await?;
+        let (session, refresh_token) = self.new_session(&new.id, &req.client, meta, Opening::SignUp);
+        let (user, session, roles) =
+            self.store.create_user_with_session(&new, meta.now, Some(&event), &session).await?;
+        let tokens = self.first_tokens(&user, &session, roles, refresh_token, meta.now)?;
         Ok(SignedUp::Tokens(tokens, user))
     }
 

@@ -294,6 +294,26 @@ async fn changes_and_their_audit_rows_are_written_together(store: Arc<dyn Store>
     assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), 1);
 }
 
+store_test!(a_new_user_and_its_first_session_are_written_together);
+async fn a_new_user_and_its_first_session_are_written_together(store: Arc<dyn Store>) {
+    app(&store).await;
+    let role = seed_roles(&store).await;
+    let new = new_user(vec![role.id]);
+    let hash = unique("h");
+    let (user, session, roles) =
+        store.create_user_with_session(&new, now(), None, &new_session(&new.id, &hash, now())).await.expect("sign-up");
+    assert_eq!(session.user_id, user.id);
+    assert_eq!(roles, vec![role.clone()], "the user's roles, read in the same transaction");
+    assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), 1);
+
+    // A first session that cannot be written (its refresh token is taken) leaves no account.
+    let other = new_user(vec![role.id]);
+    let refused = store.create_user_with_session(&other, now(), None, &new_session(&other.id, &hash, now())).await;
+    assert!(refused.is_err(), "a refresh token is unique");
+    assert_eq!(store.find_user(&other.id).await.expect("find"), None);
+    assert_eq!(store.find_user_by_email(other.email.as_ref().expect("email")).await.expect("find"), None);
+}
+
 store_test!(audit_events_filter_by_user_and_type);
 async fn audit_events_filter_by_user_and_type(store: Arc<dyn Store>) {
     let (a, b) = (UserId::generate(), UserId::generate());
