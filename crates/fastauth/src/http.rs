@@ -118,7 +118,8 @@ async fn method_not_allowed() -> Response {
 /// client that retries at once, as a flood does, gets at most one refusal per connection per
 /// pause, so refusing it cannot take the cores from the requests being served: at 512 flooding
 /// connections the refusals fell from ~33,000/s to ~15,000/s and /token's p99 beside them from
-/// 36 ms to 10 ms (bench/run). Well under the 100 ms in which a refusal must come.
+/// 36 ms to 10 ms in an A/B run (53 ms to 5.4 ms between bench/run runs on SQLite). Well under
+/// the 100 ms in which a refusal must come.
 const REFUSAL_PAUSE: Duration = Duration::from_millis(25);
 
 /// What every matched request passes through before its handler, as one layer: axum copies a
