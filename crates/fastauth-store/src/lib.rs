@@ -60,6 +60,9 @@ pub struct SqlStore {
 /// A write transaction (on the writer).
 pub(crate) type Tx = Transaction<'static, sqlx::Any>;
 
+/// A statement being given its parameters.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
 /// How long a pooled connection may sit idle before it is checked again when taken.
 const STALE_AFTER: Duration = Duration::from_secs(1);
 

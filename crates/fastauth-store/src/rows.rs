@@ -122,6 +122,17 @@ pub(crate) fn role_at(row: &AnyRow, from: usize) -> Result<Role, sqlx::Error> {
     })
 }
 
+/// The roles of a left join, one per row from column `from` on (none where those are null).
+pub(crate) fn roles_at(rows: &[AnyRow], from: usize) -> Result<Vec<Role>, sqlx::Error> {
+    let mut roles = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.try_get::<Option<i64>, _>(from)?.is_some() {
+            roles.push(role_at(row, from)?);
+        }
+    }
+    Ok(roles)
+}
+
 macro_rules! session_columns {
     ($($t:ident)?) => {
         $crate::rows::column_list!($($t)?; id, user_id, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at,
