@@ -107,7 +107,7 @@ impl SessionStore for SqlStore {
         if self.dialect == Dialect::Postgres {
             // One round trip instead of six (begin, four statements, commit): each wakes the
             // server and an async worker, and both preempt hashing. PostgreSQL's and the workers'
-            // CPU per sign-in fell from 2.8 to 2.3 ms (the sign-in load of bench/run).
+            // CPU per sign-in fell from 2.7 to 2.3 ms (medians of nine interleaved rounds).
             let open = bind_event(bind_session(sqlx::query(OPEN_SESSION), s).bind(i64::from(max_per_user)), event);
             let rows = open.fetch_all(&self.writer).await.map_err(|e| self.error(e))?;
             let read = || {
