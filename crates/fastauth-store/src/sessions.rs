@@ -47,6 +47,24 @@ macro_rules! insert_session {
          values ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10) returning "
     };
 }
+/// Ends, at `now`, the live sessions of `user` beyond the `keep` most recently used.
+macro_rules! end_oldest {
+    ($now:literal, $user:literal, $keep:literal) => {
+        concat!(
+            "update sessions set revoked_at = ",
+            $now,
+            " where user_id = ",
+            $user,
+            " and revoked_at is null \
+             and id not in (select id from sessions where user_id = ",
+            $user,
+            " and revoked_at is null \
+             order by last_used_at desc, id desc limit ",
+            $keep,
+            ")"
+        )
+    };
+}
 /// PostgreSQL: all of `create_session` in one statement (`$11` the limit, then the audit row or
 /// nulls). Its parts see one snapshot, so the eviction does not see the new session and keeps
 /// one fewer of the others.
@@ -54,10 +72,9 @@ const OPEN_SESSION: &str = concat!(
     "with opened as (",
     insert_session!(),
     session_columns!(),
-    "), ended as (update sessions set revoked_at = $4 where user_id = $2 and revoked_at is null \
-       and id not in (select id from sessions where user_id = $2 and revoked_at is null \
-         order by last_used_at desc, id desc limit $11 - 1)), \
-     event as (insert into audit_events (",
+    "), ended as (",
+    end_oldest!("$4", "$2", "$11 - 1"),
+    "), event as (insert into audit_events (",
     audit_columns!(),
     ") select $12, $13, $14, $15, $16, $17 where $12 is not null) \
      select ",
@@ -68,9 +85,7 @@ const OPEN_SESSION: &str = concat!(
        and (r.application is null or r.application = $3)) on ur.user_id = $2 order by r.id"
 );
 /// Ends the user's least recently used live sessions beyond the newest `$3`.
-const EVICT_OLDEST: &str = "update sessions set revoked_at = $1 where user_id = $2 and revoked_at is null \
-     and id not in (select id from sessions where user_id = $2 and revoked_at is null \
-       order by last_used_at desc, id desc limit $3)";
+const EVICT_OLDEST: &str = end_oldest!("$1", "$2", "$3");
 
 /// Binds `s` as the first ten parameters (`insert_session!`).
 fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQuery<'q> {
