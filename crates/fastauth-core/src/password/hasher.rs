@@ -1,13 +1,14 @@
 //! Password hashing on a fixed pool of threads, off the async workers. The queue in front of it
 //! is bounded so that overload answers quickly (`Error::Overloaded`) instead of queueing without
-//! end; each thread keeps one Argon2 block buffer and reuses it for every hash.
+//! end; each thread keeps one Argon2 memory arena and reuses it for every hash.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2_rust::params::{Memory, TagLen};
+use argon2_rust::{Algorithm, Argon2, Hasher, Params, Version};
 
 use super::Password;
 use super::phc::Phc;
@@ -25,13 +26,15 @@ impl HashParams {
     /// OWASP's minimum for Argon2id.
     pub const OWASP: Self = Self { m_kib: 19_456, t: 2, p: 1 };
 
-    fn to_argon2(self) -> Result<Params, argon2::Error> {
-        Params::new(self.m_kib, self.t, self.p, Some(32))
+    fn to_argon2(self, tag_len: usize) -> Result<Params, argon2_rust::Error> {
+        let memory = Memory::kib(u64::from(self.m_kib));
+        let tag_len = TagLen::bytes(tag_len as u64);
+        Params::builder().memory(memory).passes(self.t).lanes(self.p).tag_len(tag_len).build()
     }
 
     /// Refuses costs that argon2 would reject, so start-up can name the bad setting.
     pub fn validate(self) -> Result<(), String> {
-        self.to_argon2().map(drop).map_err(|e| e.to_string())
+        self.to_argon2(32).map(drop).map_err(|e| e.to_string())
     }
 }
 
@@ -43,7 +46,10 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
-type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+/// A hashing thread's Argon2 arena, kept between hashes (none before the first).
+type Arena = Option<Hasher>;
+
+type Job = Box<dyn FnOnce(&mut Arena) + Send>;
 
 /// Hashes and verifies passwords on `workers` threads with at most `queue` jobs waiting.
 #[derive(Clone)]
@@ -64,7 +70,7 @@ struct Inner {
 
 impl PasswordHasher {
     pub fn new(params: HashParams, workers: usize, queue: usize) -> anyhow::Result<Self> {
-        params.to_argon2().map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))?;
+        params.to_argon2(32).map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))?;
         let (jobs, rx) = sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         let waiting = Arc::new(AtomicUsize::new(0));
@@ -77,7 +83,7 @@ impl PasswordHasher {
         }
         let mut salt = [0u8; 16];
         fill_random(&mut salt);
-        let dummy = hash_with(params, &uuid::Uuid::new_v4().to_string(), &salt, &mut Vec::new())?;
+        let dummy = hash_with(params, &uuid::Uuid::new_v4().to_string(), &salt, &mut None)?;
         Ok(Self { inner: Arc::new(Inner { jobs, waiting, params, capacity: queue, dummy }) })
     }
 
@@ -96,10 +102,10 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
         let params = self.inner.params;
         let secret = password.normalized().to_owned();
-        self.run(move |blocks| {
+        self.run(move |arena| {
             let mut salt = [0u8; 16];
             fill_random(&mut salt);
-            hash_with(params, &secret, &salt, blocks)
+            hash_with(params, &secret, &salt, arena)
         })
         .await?
         .map_err(Error::Internal)
@@ -114,17 +120,17 @@ impl PasswordHasher {
             Some(hash) => (hash.to_owned(), true),
             None => (self.inner.dummy.clone(), false),
         };
-        let v = self.run(move |blocks| verify_with(params, &raw, &normalized, &stored, blocks)).await?;
+        let v = self.run(move |arena| verify_with(params, &raw, &normalized, &stored, arena)).await?;
         Ok(Verification { ok: v.ok && real, needs_rehash: v.needs_rehash && real })
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T, Error> {
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Arena) -> T + Send + 'static) -> Result<T, Error> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |blocks| {
+        let job: Job = Box::new(move |arena| {
             // A caller that has gone (its client hung up while the job waited) needs no answer:
             // under overload the threads hash only for requests still being served.
             if !tx.is_closed() {
-                let _ = tx.send(f(blocks));
+                let _ = tx.send(f(arena));
             }
         });
         self.inner.waiting.fetch_add(1, Ordering::Relaxed);
@@ -147,7 +153,7 @@ fn run_worker(rx: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
     if let Err(e) = lower_priority() {
         tracing::debug!(error = %e, "hashing thread keeps the default priority");
     }
-    let mut blocks = Vec::new();
+    let mut arena = None;
     loop {
         let job = match rx.lock() {
             Ok(rx) => rx.recv(),
@@ -155,7 +161,7 @@ fn run_worker(rx: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
         };
         let Ok(job) = job else { return };
         waiting.fetch_sub(1, Ordering::Relaxed);
-        job(&mut blocks);
+        job(&mut arena);
     }
 }
 
@@ -180,8 +186,8 @@ fn lower_priority() -> Result<(), thread_priority::Error> {
     }
 }
 
-fn hash_with(params: HashParams, password: &str, salt: &[u8], blocks: &mut Vec<Block>) -> anyhow::Result<String> {
-    let hash = argon2_raw(Algorithm::Argon2id, params, password, salt, 32, blocks)?;
+fn hash_with(params: HashParams, password: &str, salt: &[u8], arena: &mut Arena) -> anyhow::Result<String> {
+    let hash = argon2_raw(Algorithm::Argon2id, params, password, salt, 32, arena)?;
     let phc = Phc {
         algorithm: Algorithm::Argon2id,
         m_kib: params.m_kib,
@@ -193,7 +199,7 @@ fn hash_with(params: HashParams, password: &str, salt: &[u8], blocks: &mut Vec<B
     Ok(phc.format())
 }
 
-fn verify_with(params: HashParams, raw: &str, normalized: &str, stored: &str, blocks: &mut Vec<Block>) -> Verification {
+fn verify_with(params: HashParams, raw: &str, normalized: &str, stored: &str, arena: &mut Arena) -> Verification {
     if stored.starts_with("$2") {
         // FastAuthCore's bcrypt hashes were made from the raw bytes; try those first.
         let ok = [raw, normalized].iter().any(|p| bcrypt::verify(p, stored).unwrap_or(false));
@@ -203,7 +209,7 @@ fn verify_with(params: HashParams, raw: &str, normalized: &str, stored: &str, bl
         return Verification { ok: false, needs_rehash: false };
     };
     let costs = HashParams { m_kib: phc.m_kib, t: phc.t, p: phc.p };
-    let ok = argon2_raw(phc.algorithm, costs, normalized, &phc.salt, phc.hash.len(), blocks)
+    let ok = argon2_raw(phc.algorithm, costs, normalized, &phc.salt, phc.hash.len(), arena)
         .is_ok_and(|computed| constant_time_eq(&computed, &phc.hash));
     Verification { ok, needs_rehash: phc.algorithm != Algorithm::Argon2id || costs != params }
 }
@@ -214,19 +220,18 @@ fn argon2_raw(
     password: &str,
     salt: &[u8],
     len: usize,
-    blocks: &mut Vec<Block>,
+    arena: &mut Arena,
 ) -> anyhow::Result<Vec<u8>> {
-    let params = Params::new(costs.m_kib, costs.t, costs.p, Some(len)).map_err(|e| anyhow!("{e}"))?;
     // Stored hashes could name absurd costs; refuse rather than allocate gigabytes.
-    if params.block_count() > 1 << 22 {
+    if costs.m_kib > 1 << 22 {
         anyhow::bail!("stored hash asks for too much memory");
     }
-    let count = params.block_count();
-    blocks.resize(count, Block::new());
+    let params = costs.to_argon2(len).map_err(|e| anyhow!("{e}"))?;
+    let argon2 = Argon2::new(algorithm, Version::V0x13, params);
+    let hasher = arena.get_or_insert_with(|| argon2.hasher());
+    hasher.set_argon2(argon2);
     let mut out = vec![0u8; len];
-    Argon2::new(algorithm, Version::V0x13, params)
-        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut blocks[..count])
-        .map_err(|e| anyhow!("{e}"))?;
+    hasher.hash_into(password.as_bytes(), salt, &mut out).map_err(|e| anyhow!("{e}"))?;
     Ok(out)
 }
 
@@ -270,6 +275,28 @@ mod tests {
         let hash = other.hash(&Password::new("pass phrase")).await.expect("hash");
         let v = hasher.verify(&Password::new("pass phrase"), Some(&hash)).await.expect("verify");
         assert_eq!(v, Verification { ok: true, needs_rehash: true });
+    }
+
+    #[tokio::test]
+    async fn hashes_stored_by_the_previous_implementation_still_verify() {
+        // Made by RustCrypto's argon2 0.6, which fastauth hashed with before argon2-rust: every
+        // variant, several lanes and passes, the salt "fastauth-kat-salt".
+        let stored = [
+            "$argon2id$v=19$m=64,t=1,p=1$ZmFzdGF1dGgta2F0LXNhbHQ$5Q/ij88Lp4uF3uXK9wKx8wxB85nnAheNi3wvABOgeWs",
+            "$argon2id$v=19$m=256,t=2,p=2$ZmFzdGF1dGgta2F0LXNhbHQ$HWc3f49XVwFf0i+I3Bz11rntxEAhhEC4WzaoDWshtn4",
+            "$argon2i$v=19$m=64,t=2,p=1$ZmFzdGF1dGgta2F0LXNhbHQ$YER9cql5zSAv6FRp1cSL4sKYFV34jBBvp3I7ifSX5EA",
+            "$argon2d$v=19$m=64,t=2,p=1$ZmFzdGF1dGgta2F0LXNhbHQ$a2PeDc9U2AOg/rbEaho483N73uPjvDSeFGURFHo18Xc",
+        ];
+        let hasher = PasswordHasher::new(CHEAP, 1, 4).expect("hasher");
+        for hash in stored {
+            let right =
+                hasher.verify(&Password::new("correct horse battery staple"), Some(hash)).await.expect("verify");
+            assert!(right.ok, "{hash}");
+            assert_eq!(right.needs_rehash, !hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
+            let wrong =
+                hasher.verify(&Password::new("correct horse battery stapler"), Some(hash)).await.expect("verify");
+            assert!(!wrong.ok, "{hash}");
+        }
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 
 /// A parsed Argon2 PHC string.
 pub(super) struct Phc {
-    pub algorithm: argon2::Algorithm,
+    pub algorithm: argon2_rust::Algorithm,
     pub m_kib: u32,
     pub t: u32,
     pub p: u32,
@@ -20,9 +20,9 @@ impl Phc {
             return None;
         }
         let algorithm = match parts.next()? {
-            "argon2id" => argon2::Algorithm::Argon2id,
-            "argon2i" => argon2::Algorithm::Argon2i,
-            "argon2d" => argon2::Algorithm::Argon2d,
+            "argon2id" => argon2_rust::Algorithm::Argon2id,
+            "argon2i" => argon2_rust::Algorithm::Argon2i,
+            "argon2d" => argon2_rust::Algorithm::Argon2d,
             _ => return None,
         };
         if parts.next()? != "v=19" {
@@ -49,9 +49,9 @@ impl Phc {
 
     pub fn format(&self) -> String {
         let name = match self.algorithm {
-            argon2::Algorithm::Argon2id => "argon2id",
-            argon2::Algorithm::Argon2i => "argon2i",
-            argon2::Algorithm::Argon2d => "argon2d",
+            argon2_rust::Algorithm::Argon2id => "argon2id",
+            argon2_rust::Algorithm::Argon2i => "argon2i",
+            argon2_rust::Algorithm::Argon2d => "argon2d",
         };
         format!(
             "${name}$v=19$m={},t={},p={}${}${}",
