@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, anyhow};
 use argon2_rust::params::{Memory, TagLen};
-use argon2_rust::{Algorithm, Argon2, Hasher, Params, Version};
+// argon2-rust's comparison keeps the compiler from turning it into an early-exit `bcmp`.
+use argon2_rust::{Algorithm, Argon2, Hasher, Params, Version, constant_time_eq};
 
 use super::Password;
 use super::phc::Phc;
@@ -233,10 +234,6 @@ fn argon2_raw(
     let mut out = vec![0u8; len];
     hasher.hash_into(password.as_bytes(), salt, &mut out).map_err(|e| anyhow!("{e}"))?;
     Ok(out)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Fills `buf` from the operating system's CSPRNG.

@@ -48,13 +48,9 @@ impl Phc {
     }
 
     pub fn format(&self) -> String {
-        let name = match self.algorithm {
-            argon2_rust::Algorithm::Argon2id => "argon2id",
-            argon2_rust::Algorithm::Argon2i => "argon2i",
-            argon2_rust::Algorithm::Argon2d => "argon2d",
-        };
         format!(
-            "${name}$v=19$m={},t={},p={}${}${}",
+            "${}$v=19$m={},t={},p={}${}${}",
+            self.algorithm.as_str(),
             self.m_kib,
             self.t,
             self.p,
