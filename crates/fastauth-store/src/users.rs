@@ -13,7 +13,6 @@ use time::OffsetDateTime;
 
 use crate::audit::insert_event;
 use crate::outbox;
-use crate::roles::live_roles;
 use crate::rows::{self, ms, role_columns, user_columns};
 use crate::{SqlStore, Tx};
 
@@ -144,8 +143,8 @@ impl UserStore for SqlStore {
     ) -> StoreResult<(User, Session, Vec<Role>)> {
         let mut tx = self.begin().await?;
         let created = self.insert_user(&mut tx, user, now, event).await?;
-        let opened = self.insert_session(&mut tx, session).await?;
-        let roles = live_roles(&mut *tx, &session.user_id, &session.client_id).await.map_err(|e| self.error(e))?;
+        // A new user has no other sessions to end.
+        let (opened, roles) = self.open_session(&mut *tx, session, u32::MAX, None).await?;
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok((created, opened, roles))
     }
