@@ -7,6 +7,7 @@ mod apps;
 mod audit;
 mod dialect;
 pub mod fastauthcore;
+mod kept;
 mod keys;
 mod otp;
 mod outbox;
@@ -20,6 +21,7 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +32,7 @@ use sqlx::{AnyPool, Transaction};
 use time::OffsetDateTime;
 
 pub use dialect::Dialect;
+use kept::Kept;
 
 /// Pool settings (how long a request may wait for a connection before it is 503).
 #[derive(Debug, Clone)]
@@ -54,6 +57,8 @@ pub struct SqlStore {
     /// connection); here they wait their turn in the pool's queue. On PostgreSQL the same pool
     /// as `pool`.
     writer: AnyPool,
+    /// Connections of `pool` kept between the hottest reads, skipping sqlx's ping on return.
+    kept: Arc<Kept>,
     dialect: Dialect,
 }
 
@@ -78,7 +83,7 @@ impl SqlStore {
             Dialect::Sqlite => pool_options(dialect, settings, 1).connect_lazy(&url)?,
             Dialect::Postgres => pool.clone(),
         };
-        Ok(Self { pool, writer, dialect })
+        Ok(Self { pool, writer, kept: Arc::new(Kept::new(settings.max_connections)), dialect })
     }
 
     /// Starts a write transaction.
@@ -93,6 +98,7 @@ impl SqlStore {
 
     /// Closes the pool (tests, shutdown).
     pub async fn close(&self) {
+        self.kept.release();
         self.pool.close().await;
         self.writer.close().await;
     }

@@ -212,11 +212,13 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>> {
+        let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
         let rows = sqlx::query(FIND_SESSION_WITH_USER)
             .bind(id.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(lease.conn())
             .await
             .map_err(|e| self.error(e))?;
+        lease.finish();
         let Some(first) = rows.first() else { return Ok(None) };
         let read = || {
             let roles = rows::roles_at(&rows, SESSION_COLUMNS + USER_COLUMNS)?;

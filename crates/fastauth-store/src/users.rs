@@ -73,7 +73,9 @@ impl SqlStore {
     }
 
     async fn find_user_where(&self, sql: &'static str, value: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(sql).bind(value).fetch_optional(&self.pool).await.map_err(|e| self.error(e))?;
+        let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
+        let row = sqlx::query(sql).bind(value).fetch_optional(lease.conn()).await.map_err(|e| self.error(e))?;
+        lease.finish();
         row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
     }
 }

@@ -670,3 +670,47 @@ async fn writes_and_reads_carry_on_beside_checkpoints(store: Arc<dyn Store>) {
         assert!(store.find_user(id).await.expect("read").is_some(), "user {id} is kept");
     }
 }
+
+store_test!(reads_cut_off_midway_leave_later_reads_right);
+async fn reads_cut_off_midway_leave_later_reads_right(store: Arc<dyn Store>) {
+    // The hottest reads keep their connection out of the pool between uses; a read whose caller
+    // went away must not leave its connection answering the next read with its rows.
+    app(&store).await;
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("user");
+        let (session, _) =
+            store.create_session(&new_session(&user.id, &unique("h"), now()), 10, None).await.expect("session");
+        sessions.push((session.id, user.id));
+    }
+    for round in 0..20u64 {
+        let reads: Vec<_> = (0..16)
+            .map(|i| {
+                let (store, (session, user)) = (store.clone(), sessions[i % 2].clone());
+                tokio::spawn(async move {
+                    let found = store.find_session_with_user(&session).await.expect("read").expect("found");
+                    assert_eq!(found.user.id, user, "a read got another read's rows");
+                })
+            })
+            .collect();
+        // Cut off every other read wherever it has got to (sometimes before, sometimes during
+        // its query).
+        tokio::time::sleep(std::time::Duration::from_micros(round * 50)).await;
+        for (i, read) in reads.iter().enumerate() {
+            if i % 2 == 1 {
+                read.abort();
+            }
+        }
+        for read in reads {
+            if let Err(e) = read.await {
+                assert!(e.is_cancelled(), "a read failed: {e}");
+            }
+        }
+    }
+    for i in 0..40 {
+        let (session, user) = &sessions[i % 2];
+        let found = store.find_session_with_user(session).await.expect("read").expect("found");
+        assert_eq!(&found.user.id, user);
+        assert_eq!(store.find_user(user).await.expect("read").expect("user").id, *user);
+    }
+}
