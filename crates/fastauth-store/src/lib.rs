@@ -9,6 +9,7 @@ mod dialect;
 pub mod fastauthcore;
 mod kept;
 mod keys;
+mod one_call;
 mod otp;
 mod outbox;
 mod purge;

@@ -8,6 +8,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::audit::{audit_columns, bind_event};
+use crate::one_call::OneCallTx;
 use crate::rows::{self, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns};
 use crate::{AnyQuery, Dialect, SqlStore};
 
@@ -108,17 +109,33 @@ const OPEN_SESSION_POSTGRES: &str = concat!(
     " order by r.id"
 );
 /// SQLite takes no writes in `with`: the same as statements run one after another in one call
-/// (its parameters are numbered across them), inside the caller's transaction.
-const OPEN_SESSION_SQLITE: &str = concat!(
-    insert_session!(),
-    "; ",
-    insert_event_if_any!(),
-    "; ",
-    end_oldest!("$4", "$2", "$11"),
-    "; ",
-    session_with_roles!("sessions o"),
-    " where o.id = $1 order by r.id"
-);
+/// (its parameters are numbered across them).
+macro_rules! open_session_sqlite {
+    () => {
+        concat!(
+            insert_session!(),
+            "; ",
+            insert_event_if_any!(),
+            "; ",
+            end_oldest!("$4", "$2", "$11"),
+            "; ",
+            session_with_roles!("sessions o"),
+            " where o.id = $1 order by r.id"
+        )
+    };
+}
+/// Inside the caller's transaction.
+const OPEN_SESSION_SQLITE: &str = open_session_sqlite!();
+/// In its own transaction, begun and committed in the same call (`OneCallTx`).
+const OPEN_SESSION_SQLITE_ALONE: &str = concat!("begin immediate; ", open_session_sqlite!(), "; commit");
+
+/// Where a session opens.
+pub(crate) enum Within {
+    /// The caller's transaction.
+    Transaction,
+    /// A `OneCallTx`'s connection.
+    OneCall,
+}
 
 /// Binds `s` as the first ten parameters (`insert_session!`).
 fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQuery<'q> {
@@ -138,17 +155,18 @@ fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQuery<'q> {
 impl SqlStore {
     /// Opens `s`, ends the user's least recently used sessions beyond `max_per_user`, writes
     /// `event`, and reads the roles the session's tokens carry, in one call (`OPEN_SESSION_*`).
-    /// On SQLite `db` must be a transaction.
     pub(crate) async fn open_session<'c>(
         &self,
         db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+        within: Within,
         s: &NewSession,
         max_per_user: u32,
         event: Option<&NewAuditEvent>,
     ) -> StoreResult<(Session, Vec<Role>)> {
-        let sql = match self.dialect {
-            Dialect::Postgres => OPEN_SESSION_POSTGRES,
-            Dialect::Sqlite => OPEN_SESSION_SQLITE,
+        let sql = match (self.dialect, within) {
+            (Dialect::Postgres, _) => OPEN_SESSION_POSTGRES,
+            (Dialect::Sqlite, Within::Transaction) => OPEN_SESSION_SQLITE,
+            (Dialect::Sqlite, Within::OneCall) => OPEN_SESSION_SQLITE_ALONE,
         };
         let open = bind_event(bind_session(sqlx::query(sql), s).bind(i64::from(max_per_user)), event);
         let read = async {
@@ -168,18 +186,21 @@ impl SessionStore for SqlStore {
         max_per_user: u32,
         event: Option<&NewAuditEvent>,
     ) -> StoreResult<(Session, Vec<Role>)> {
-        if self.dialect == Dialect::Postgres {
-            // One statement is one transaction.
-            return self.open_session(&self.writer, s, max_per_user, event).await;
+        match self.dialect {
+            Dialect::Postgres => {
+                // One statement is one transaction; on a kept connection, like the hottest reads.
+                let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
+                let opened = self.open_session(lease.conn(), Within::OneCall, s, max_per_user, event).await?;
+                lease.finish();
+                Ok(opened)
+            }
+            Dialect::Sqlite => {
+                let mut tx = OneCallTx::acquire(&self.writer).await.map_err(|e| self.error(e))?;
+                let opened = self.open_session(tx.conn(), Within::OneCall, s, max_per_user, event).await?;
+                tx.committed();
+                Ok(opened)
+            }
         }
-        // Three calls (begin, the statements, commit) instead of six; each call wakes SQLite's
-        // thread and an async worker, and both preempt hashing. Five interleaved pairs of sign-in
-        // loads: context switches per sign-in 32 -> 25, other CPU than hashing 1.57 -> 1.51 ms
-        // (medians), sign-in rate higher in every pair (mean 179 -> 187/s).
-        let mut tx = self.begin().await?;
-        let opened = self.open_session(&mut *tx, s, max_per_user, event).await?;
-        tx.commit().await.map_err(|e| self.error(e))?;
-        Ok(opened)
     }
 
     async fn rotate_refresh_token(

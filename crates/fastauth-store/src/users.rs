@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::audit::insert_event;
 use crate::outbox;
 use crate::rows::{self, ms, role_columns, user_columns};
+use crate::sessions::Within;
 use crate::{SqlStore, Tx};
 
 const INSERT_USER: &str = concat!(
@@ -146,7 +147,7 @@ impl UserStore for SqlStore {
         let mut tx = self.begin().await?;
         let created = self.insert_user(&mut tx, user, now, event).await?;
         // A new user has no other sessions to end.
-        let (opened, roles) = self.open_session(&mut *tx, session, u32::MAX, None).await?;
+        let (opened, roles) = self.open_session(&mut *tx, Within::Transaction, session, u32::MAX, None).await?;
         tx.commit().await.map_err(|e| self.error(e))?;
         Ok((created, opened, roles))
     }

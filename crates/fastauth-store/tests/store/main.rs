@@ -714,3 +714,63 @@ async fn reads_cut_off_midway_leave_later_reads_right(store: Arc<dyn Store>) {
         assert_eq!(store.find_user(user).await.expect("read").expect("user").id, *user);
     }
 }
+
+store_test!(session_opens_that_fail_or_are_cut_off_leave_the_writes_whole);
+async fn session_opens_that_fail_or_are_cut_off_leave_the_writes_whole(store: Arc<dyn Store>) {
+    // On SQLite a session opens in a transaction begun and committed in the same call; one that
+    // fails or whose caller went away midway must not leave that transaction open for the next
+    // writer, nor half its writes behind: a session is there exactly when its audit row is.
+    app(&store).await;
+    let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("user");
+    let nobody = UserId::generate();
+    let (max, mut tried) = (3, Vec::new());
+    for round in 0..20u64 {
+        let opens: Vec<_> = (0..8)
+            .map(|i| {
+                let owner = if i == 0 { &nobody } else { &user.id };
+                let session = new_session(owner, &unique("c"), now());
+                tried.push(session.id.clone());
+                let event = NewAuditEvent {
+                    kind: "signin.succeeded",
+                    at: now(),
+                    actor_id: Some(owner.clone()),
+                    subject_id: Some(owner.clone()),
+                    ip: None,
+                    details: serde_json::json!({ "session_id": session.id }),
+                };
+                let store = store.clone();
+                tokio::spawn(async move { store.create_session(&session, max, Some(&event)).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_micros(round * 100)).await;
+        for open in opens.iter().skip(1).step_by(2) {
+            open.abort();
+        }
+        for (i, open) in opens.into_iter().enumerate() {
+            match open.await {
+                Ok(opened) if i == 0 => assert!(opened.is_err(), "a session of no user opened"),
+                Ok(opened) => assert_eq!(opened.expect("open").0.user_id, user.id),
+                Err(e) => assert!(e.is_cancelled(), "an open failed: {e}"),
+            }
+        }
+    }
+    // The next writes go through, and the next open ends the sessions beyond `max`.
+    let (session, _) =
+        store.create_session(&new_session(&user.id, &unique("d"), now()), max, None).await.expect("open");
+    assert!(store.find_session_with_user(&session.id).await.expect("read").is_some());
+    assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), max as usize);
+    store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("another user");
+    let filter = AuditFilter { user: Some(user.id.clone()), limit: 1000, ..AuditFilter::default() };
+    let audited: std::collections::HashSet<_> = store
+        .list_audit(&filter)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter_map(|e| e.details["session_id"].as_str().map(str::to_owned))
+        .collect();
+    for id in &tried {
+        let opened = store.find_session_with_user(id).await.expect("read").is_some();
+        assert_eq!(opened, audited.contains(id.as_str()), "session {id}: opened {opened}, audited {}", !opened);
+    }
+    assert!(!audited.is_empty() && audited.len() < tried.len() * 7 / 8, "some opens finished, some were cut off");
+}
