@@ -2,28 +2,57 @@
 //! one hand-off to its thread instead of three, each of which wakes that thread and an async
 //! worker, and both preempt hashing).
 
+use fastauth_core::ports::StoreResult;
+use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool};
+
+use crate::{AnyQuery, Dialect, SqlStore};
+
+impl SqlStore {
+    /// Runs `query`, a whole write transaction in one call: on PostgreSQL one statement (one
+    /// transaction) on a kept connection, like the hottest reads; on SQLite statements between
+    /// `begin immediate` and `commit`, on the writer's connection.
+    pub(crate) async fn write_in_one_call(&self, query: AnyQuery<'_>) -> StoreResult<Vec<AnyRow>> {
+        let written = async {
+            match self.dialect {
+                Dialect::Postgres => {
+                    let mut lease = self.kept.lend(&self.pool).await?;
+                    let rows = query.fetch_all(lease.conn()).await?;
+                    lease.finish();
+                    Ok(rows)
+                }
+                Dialect::Sqlite => {
+                    let mut tx = OneCallTx::acquire(&self.writer).await?;
+                    let rows = query.fetch_all(tx.conn()).await?;
+                    tx.committed();
+                    Ok(rows)
+                }
+            }
+        };
+        written.await.map_err(|e: sqlx::Error| self.error(e))
+    }
+}
 
 /// The connection of one such transaction. If the call fails or is cancelled midway, the
 /// transaction may still be open: the connection is then closed, which rolls it back, instead
 /// of going back to the pool, where the next writer's `begin` would fail inside it.
-pub(crate) struct OneCallTx {
+struct OneCallTx {
     conn: PoolConnection<Any>,
     committed: bool,
 }
 
 impl OneCallTx {
-    pub(crate) async fn acquire(pool: &AnyPool) -> Result<Self, sqlx::Error> {
+    async fn acquire(pool: &AnyPool) -> Result<Self, sqlx::Error> {
         Ok(Self { conn: pool.acquire().await?, committed: false })
     }
 
-    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+    fn conn(&mut self) -> &mut AnyConnection {
         &mut self.conn
     }
 
     /// The call ran to its `commit`: the connection goes back to the pool.
-    pub(crate) fn committed(mut self) {
+    fn committed(mut self) {
         self.committed = true;
     }
 }

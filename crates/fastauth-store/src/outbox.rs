@@ -20,7 +20,7 @@ pub(crate) async fn record(
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("insert into outbox_events (uid, event_type, subject, payload, created_at) values ($1, $2, $3, $4, $5)")
-        .bind(format!("evt_{}", uuid::Uuid::now_v7().simple()))
+        .bind(new_uid())
         .bind(kind)
         .bind(subject)
         .bind(data.to_string())
@@ -28,6 +28,11 @@ pub(crate) async fn record(
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// A new event's uid.
+pub(crate) fn new_uid() -> String {
+    format!("evt_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// What events say about a user: who it is, never its secrets.

@@ -5,10 +5,10 @@ use fastauth_core::ids::{SessionId, UserId};
 use fastauth_core::model::{NewAuditEvent, NewSession, Role, Rotation, Session, SessionWithUser};
 use fastauth_core::ports::{SessionStore, StoreResult};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use crate::audit::{audit_columns, bind_event};
-use crate::one_call::OneCallTx;
 use crate::rows::{self, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns};
 use crate::{AnyQuery, Dialect, SqlStore};
 
@@ -23,20 +23,25 @@ const ROTATE: &str = concat!(
     session_columns!()
 );
 /// One row per active role of the user for the session's application (role columns null when
-/// there is none): the session, its user and their roles in one round trip.
-const FIND_SESSION_WITH_USER: &str = concat!(
-    "select ",
-    session_columns!(s),
-    ", ",
-    user_columns!(u),
-    ", ",
-    role_columns!(r),
-    " from sessions s join users u on u.id = s.user_id \
-     left join user_roles ur on ur.user_id = u.id \
-     left join roles r on r.id = ur.role_id and r.is_active = 1 \
-       and (r.application is null or r.application = s.client_id) \
-     where s.id = $1 order by r.id"
-);
+/// there is none): the session `$1`, its user and their roles in one round trip (`with_user`).
+macro_rules! session_with_user {
+    () => {
+        concat!(
+            "select ",
+            session_columns!(s),
+            ", ",
+            user_columns!(u),
+            ", ",
+            role_columns!(r),
+            " from sessions s join users u on u.id = s.user_id \
+             left join user_roles ur on ur.user_id = u.id \
+             left join roles r on r.id = ur.role_id and r.is_active = 1 \
+               and (r.application is null or r.application = s.client_id) \
+             where s.id = $1 order by r.id"
+        )
+    };
+}
+pub(crate) use session_with_user;
 const FIND_ROTATED: &str = "select t.session_id, t.rotated_at, s.user_id from refresh_tokens t \
      join sessions s on s.id = t.session_id where t.token_hash = $1 and t.rotated_at is not null";
 /// A new session's row from the ten parameters `bind_session` binds.
@@ -47,6 +52,7 @@ macro_rules! insert_session {
          values ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)"
     };
 }
+pub(crate) use insert_session;
 /// Ends, at `now`, the live sessions of `user` beyond the `keep` most recently used.
 macro_rules! end_oldest {
     ($now:literal, $user:literal, $keep:literal) => {
@@ -75,6 +81,7 @@ macro_rules! insert_event_if_any {
         )
     };
 }
+pub(crate) use insert_event_if_any;
 /// The session `$o` with one row per active role of its user `$2` in its application `$3` (role
 /// columns null when there is none).
 macro_rules! session_with_roles {
@@ -109,36 +116,21 @@ const OPEN_SESSION_POSTGRES: &str = concat!(
     " order by r.id"
 );
 /// SQLite takes no writes in `with`: the same as statements run one after another in one call
-/// (its parameters are numbered across them).
-macro_rules! open_session_sqlite {
-    () => {
-        concat!(
-            insert_session!(),
-            "; ",
-            insert_event_if_any!(),
-            "; ",
-            end_oldest!("$4", "$2", "$11"),
-            "; ",
-            session_with_roles!("sessions o"),
-            " where o.id = $1 order by r.id"
-        )
-    };
-}
-/// Inside the caller's transaction.
-const OPEN_SESSION_SQLITE: &str = open_session_sqlite!();
-/// In its own transaction, begun and committed in the same call (`OneCallTx`).
-const OPEN_SESSION_SQLITE_ALONE: &str = concat!("begin immediate; ", open_session_sqlite!(), "; commit");
-
-/// Where a session opens.
-pub(crate) enum Within {
-    /// The caller's transaction.
-    Transaction,
-    /// A `OneCallTx`'s connection.
-    OneCall,
-}
+/// (its parameters are numbered across them), between its `begin` and `commit`.
+const OPEN_SESSION_SQLITE: &str = concat!(
+    "begin immediate; ",
+    insert_session!(),
+    "; ",
+    insert_event_if_any!(),
+    "; ",
+    end_oldest!("$4", "$2", "$11"),
+    "; ",
+    session_with_roles!("sessions o"),
+    " where o.id = $1 order by r.id; commit"
+);
 
 /// Binds `s` as the first ten parameters (`insert_session!`).
-fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQuery<'q> {
+pub(crate) fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQuery<'q> {
     query
         .bind(s.id.as_str())
         .bind(s.user_id.as_str())
@@ -152,30 +144,12 @@ fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQuery<'q> {
         .bind(s.refresh_hash.as_str())
 }
 
-impl SqlStore {
-    /// Opens `s`, ends the user's least recently used sessions beyond `max_per_user`, writes
-    /// `event`, and reads the roles the session's tokens carry, in one call (`OPEN_SESSION_*`).
-    pub(crate) async fn open_session<'c>(
-        &self,
-        db: impl sqlx::Executor<'c, Database = sqlx::Any>,
-        within: Within,
-        s: &NewSession,
-        max_per_user: u32,
-        event: Option<&NewAuditEvent>,
-    ) -> StoreResult<(Session, Vec<Role>)> {
-        let sql = match (self.dialect, within) {
-            (Dialect::Postgres, _) => OPEN_SESSION_POSTGRES,
-            (Dialect::Sqlite, Within::Transaction) => OPEN_SESSION_SQLITE,
-            (Dialect::Sqlite, Within::OneCall) => OPEN_SESSION_SQLITE_ALONE,
-        };
-        let open = bind_event(bind_session(sqlx::query(sql), s).bind(i64::from(max_per_user)), event);
-        let read = async {
-            let rows = open.fetch_all(db).await?;
-            let session = rows::session(rows.first().ok_or(sqlx::Error::RowNotFound)?)?;
-            Ok((session, rows::roles_at(&rows, SESSION_COLUMNS)?))
-        };
-        read.await.map_err(|e: sqlx::Error| self.error(e))
-    }
+/// The session, its user and their roles from the rows of `session_with_user!` (or of a
+/// statement with its columns), if there are any.
+pub(crate) fn with_user(rows: &[AnyRow]) -> Result<Option<SessionWithUser>, sqlx::Error> {
+    let Some(first) = rows.first() else { return Ok(None) };
+    let roles = rows::roles_at(rows, SESSION_COLUMNS + USER_COLUMNS)?;
+    Ok(Some(SessionWithUser { session: rows::session(first)?, user: rows::user_at(first, SESSION_COLUMNS)?, roles }))
 }
 
 #[async_trait]
@@ -186,21 +160,18 @@ impl SessionStore for SqlStore {
         max_per_user: u32,
         event: Option<&NewAuditEvent>,
     ) -> StoreResult<(Session, Vec<Role>)> {
-        match self.dialect {
-            Dialect::Postgres => {
-                // One statement is one transaction; on a kept connection, like the hottest reads.
-                let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
-                let opened = self.open_session(lease.conn(), Within::OneCall, s, max_per_user, event).await?;
-                lease.finish();
-                Ok(opened)
-            }
-            Dialect::Sqlite => {
-                let mut tx = OneCallTx::acquire(&self.writer).await.map_err(|e| self.error(e))?;
-                let opened = self.open_session(tx.conn(), Within::OneCall, s, max_per_user, event).await?;
-                tx.committed();
-                Ok(opened)
-            }
-        }
+        // Opens `s`, ends the user's least recently used sessions beyond `max_per_user`, writes
+        // `event`, and reads the roles the session's tokens carry.
+        let sql = match self.dialect {
+            Dialect::Postgres => OPEN_SESSION_POSTGRES,
+            Dialect::Sqlite => OPEN_SESSION_SQLITE,
+        };
+        let open = bind_event(bind_session(sqlx::query(sql), s).bind(i64::from(max_per_user)), event);
+        let rows = self.write_in_one_call(open).await?;
+        let read = || {
+            Ok((rows::session(rows.first().ok_or(sqlx::Error::RowNotFound)?)?, rows::roles_at(&rows, SESSION_COLUMNS)?))
+        };
+        read().map_err(|e: sqlx::Error| self.error(e))
     }
 
     async fn rotate_refresh_token(
@@ -234,18 +205,13 @@ impl SessionStore for SqlStore {
 
     async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>> {
         let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
-        let rows = sqlx::query(FIND_SESSION_WITH_USER)
+        let rows = sqlx::query(session_with_user!())
             .bind(id.as_str())
             .fetch_all(lease.conn())
             .await
             .map_err(|e| self.error(e))?;
         lease.finish();
-        let Some(first) = rows.first() else { return Ok(None) };
-        let read = || {
-            let roles = rows::roles_at(&rows, SESSION_COLUMNS + USER_COLUMNS)?;
-            Ok(SessionWithUser { session: rows::session(first)?, user: rows::user_at(first, SESSION_COLUMNS)?, roles })
-        };
-        read().map(Some).map_err(|e: sqlx::Error| self.error(e))
+        with_user(&rows).map_err(|e| self.error(e))
     }
 
     async fn list_live_sessions(&self, user: &UserId, now: OffsetDateTime) -> StoreResult<Vec<Session>> {

@@ -11,19 +11,108 @@ use fastauth_core::phone::PhoneNumber;
 use fastauth_core::ports::{StoreResult, UserStore};
 use time::OffsetDateTime;
 
-use crate::audit::insert_event;
+use crate::audit::{audit_columns, bind_event, insert_event};
 use crate::outbox;
-use crate::rows::{self, ms, role_columns, user_columns};
-use crate::sessions::Within;
-use crate::{SqlStore, Tx};
+use crate::rows::{self, ms, role_columns, session_columns, user_columns};
+use crate::sessions::{bind_session, insert_event_if_any, insert_session, session_with_user, with_user};
+use crate::{AnyQuery, Dialect, SqlStore, Tx};
 
-const INSERT_USER: &str = concat!(
-    "insert into users (id, firstname, lastname, email, phone_number, password_hash, \
-     source_profile, status, email_verified_at, phone_verified_at, created_at, updated_at) \
-     values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $10) returning ",
-    user_columns!()
-);
+/// An active user's row from the parameters numbered `$id`, …, `$now` (`bind_user`'s order).
+macro_rules! insert_user {
+    ($id:literal, $first:literal, $last:literal, $email:literal, $phone:literal, $hash:literal, $source:literal,
+     $email_at:literal, $phone_at:literal, $now:literal) => {
+        concat!(
+            "insert into users (id, firstname, lastname, email, phone_number, password_hash, \
+             source_profile, status, email_verified_at, phone_verified_at, created_at, updated_at) values (",
+            $id,
+            ", ",
+            $first,
+            ", ",
+            $last,
+            ", ",
+            $email,
+            ", ",
+            $phone,
+            ", ",
+            $hash,
+            ", ",
+            $source,
+            ", 1, ",
+            $email_at,
+            ", ",
+            $phone_at,
+            ", ",
+            $now,
+            ", ",
+            $now,
+            ")"
+        )
+    };
+}
+const INSERT_USER: &str =
+    concat!(insert_user!("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"), " returning ", user_columns!());
 const GRANT_ROLE: &str = "insert into user_roles (user_id, role_id) values ($1, $2) on conflict do nothing";
+/// The outbox row of a new user (`user.created`).
+macro_rules! insert_created_event {
+    ($uid:literal, $user:literal, $payload:literal, $now:literal) => {
+        concat!(
+            "insert into outbox_events (uid, event_type, subject, payload, created_at) values (",
+            $uid,
+            ", 'user.created', ",
+            $user,
+            ", ",
+            $payload,
+            ", ",
+            $now,
+            ")"
+        )
+    };
+}
+/// A user and its first session in one call (`write_in_one_call`): the session's parameters as
+/// `bind_session` numbers them, `$11` now, the audit row as `$12`-`$17`, the user's fields as
+/// `$18`-`$25`, its role ids as a JSON array `$26`, the outbox row's uid and payload `$27`, `$28`.
+/// PostgreSQL: one statement, whose parts see one snapshot, so the roles are read from the list.
+const CREATE_USER_WITH_SESSION_POSTGRES: &str = concat!(
+    "with created as (",
+    insert_user!("$2", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$11"),
+    " returning ",
+    user_columns!(),
+    "), granted as (insert into user_roles (user_id, role_id) \
+       select $2, value::bigint from json_array_elements_text($26::json) on conflict do nothing), \
+     outbox as (",
+    insert_created_event!("$27", "$2", "$28", "$11"),
+    "), event as (",
+    insert_event_if_any!(),
+    "), opened as (",
+    insert_session!(),
+    " returning ",
+    session_columns!(),
+    ") select ",
+    session_columns!(s),
+    ", ",
+    user_columns!(u),
+    ", ",
+    role_columns!(r),
+    " from opened s join created u on true \
+     left join roles r on r.id in (select value::bigint from json_array_elements_text($26::json)) \
+       and r.is_active = 1 and (r.application is null or r.application = $3) \
+     order by r.id"
+);
+/// SQLite: the same as statements one after another, between `begin` and `commit`.
+const CREATE_USER_WITH_SESSION_SQLITE: &str = concat!(
+    "begin immediate; ",
+    insert_user!("$2", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$11"),
+    "; insert into user_roles (user_id, role_id) select $2, value from json_each($26) where true \
+       on conflict do nothing; ",
+    insert_created_event!("$27", "$2", "$28", "$11"),
+    "; ",
+    insert_event_if_any!(),
+    "; ",
+    insert_session!(),
+    "; ",
+    session_with_user!(),
+    "; commit"
+);
 
 /// The `where` clause of `list_users` and `count_users`: $1 role id (0: any), $2 status (-1: any),
 /// $3 a lower-case LIKE prefix pattern ('': any).
@@ -81,6 +170,26 @@ impl SqlStore {
     }
 }
 
+/// Binds the fields of `user` from its first name to its phone's verification (`insert_user!`).
+fn bind_user<'q>(query: AnyQuery<'q>, user: &'q NewUser) -> AnyQuery<'q> {
+    query
+        .bind(&user.firstname)
+        .bind(&user.lastname)
+        .bind(user.email.as_ref().map(Email::as_str))
+        .bind(user.phone_number.as_ref().map(PhoneNumber::as_str))
+        .bind(user.password_hash.as_deref())
+        .bind(user.source_profile.as_deref())
+        .bind(user.email_verified_at.map(ms))
+        .bind(user.phone_verified_at.map(ms))
+}
+
+/// The payload of `user.created`: the user and the roles it was given.
+fn created_data(created: &User, new: &NewUser) -> serde_json::Value {
+    let mut data = outbox::user_data(created);
+    data["role_ids"] = serde_json::json!(new.role_ids);
+    data
+}
+
 impl SqlStore {
     /// The user, its role assignments, its `user.created` outbox event and `event`, in `tx`.
     async fn insert_user(
@@ -90,16 +199,7 @@ impl SqlStore {
         now: OffsetDateTime,
         event: Option<&NewAuditEvent>,
     ) -> StoreResult<User> {
-        let row = sqlx::query(INSERT_USER)
-            .bind(user.id.as_str())
-            .bind(&user.firstname)
-            .bind(&user.lastname)
-            .bind(user.email.as_ref().map(Email::as_str))
-            .bind(user.phone_number.as_ref().map(PhoneNumber::as_str))
-            .bind(user.password_hash.as_deref())
-            .bind(user.source_profile.as_deref())
-            .bind(user.email_verified_at.map(ms))
-            .bind(user.phone_verified_at.map(ms))
+        let row = bind_user(sqlx::query(INSERT_USER).bind(user.id.as_str()), user)
             .bind(ms(now))
             .fetch_one(&mut **tx)
             .await
@@ -113,8 +213,7 @@ impl SqlStore {
                 .map_err(|e| self.error(e))?;
         }
         let created = rows::user(&row).map_err(|e| self.error(e))?;
-        let mut data = outbox::user_data(&created);
-        data["role_ids"] = serde_json::json!(user.role_ids);
+        let data = created_data(&created, user);
         outbox::record(tx, "user.created", created.id.as_str(), &data, now).await.map_err(|e| self.error(e))?;
         if let Some(event) = event {
             insert_event(&mut **tx, event).await.map_err(|e| self.error(e))?;
@@ -144,12 +243,33 @@ impl UserStore for SqlStore {
         event: Option<&NewAuditEvent>,
         session: &NewSession,
     ) -> StoreResult<(User, Session, Vec<Role>)> {
-        let mut tx = self.begin().await?;
-        let created = self.insert_user(&mut tx, user, now, event).await?;
-        // A new user has no other sessions to end.
-        let (opened, roles) = self.open_session(&mut *tx, Within::Transaction, session, u32::MAX, None).await?;
-        tx.commit().await.map_err(|e| self.error(e))?;
-        Ok((created, opened, roles))
+        // As it will be written: the outbox row goes in the same call.
+        let created = User {
+            id: user.id.clone(),
+            firstname: user.firstname.clone(),
+            lastname: user.lastname.clone(),
+            email: user.email.clone(),
+            phone_number: user.phone_number.clone(),
+            password_hash: user.password_hash.clone(),
+            source_profile: user.source_profile.clone(),
+            status: UserStatus::Active,
+            email_verified_at: user.email_verified_at,
+            phone_verified_at: user.phone_verified_at,
+            created_at: now,
+            updated_at: now,
+        };
+        let sql = match self.dialect {
+            Dialect::Postgres => CREATE_USER_WITH_SESSION_POSTGRES,
+            Dialect::Sqlite => CREATE_USER_WITH_SESSION_SQLITE,
+        };
+        let query = bind_event(bind_session(sqlx::query(sql), session).bind(ms(now)), event);
+        let query = bind_user(query, user)
+            .bind(serde_json::json!(user.role_ids).to_string())
+            .bind(outbox::new_uid())
+            .bind(created_data(&created, user).to_string());
+        let rows = self.write_in_one_call(query).await?;
+        let opened = with_user(&rows).and_then(|o| o.ok_or(sqlx::Error::RowNotFound)).map_err(|e| self.error(e))?;
+        Ok((opened.user, opened.session, opened.roles))
     }
 
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {

@@ -298,13 +298,52 @@ store_test!(a_new_user_and_its_first_session_are_written_together);
 async fn a_new_user_and_its_first_session_are_written_together(store: Arc<dyn Store>) {
     app(&store).await;
     let role = seed_roles(&store).await;
-    let new = new_user(vec![role.id]);
+    let endpoint = unique("https://hooks.example.com/");
+    assert!(store.lease_endpoint(&endpoint, "me", now(), now() + Duration::seconds(30)).await.expect("lease"));
+    let new = new_user(vec![role.id, role.id]);
     let hash = unique("h");
-    let (user, session, roles) =
-        store.create_user_with_session(&new, now(), None, &new_session(&new.id, &hash, now())).await.expect("sign-up");
+    let event = NewAuditEvent {
+        kind: "user.created",
+        at: now(),
+        actor_id: None,
+        subject_id: Some(new.id.clone()),
+        ip: None,
+        details: serde_json::json!({ "via": "signup" }),
+    };
+    let (user, session, roles) = store
+        .create_user_with_session(&new, now(), Some(&event), &new_session(&new.id, &hash, now()))
+        .await
+        .expect("sign-up");
     assert_eq!(session.user_id, user.id);
     assert_eq!(roles, vec![role.clone()], "the user's roles, read in the same transaction");
     assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), 1);
+    assert_eq!(store.find_user(&user.id).await.expect("find"), Some(user.clone()), "as written");
+    let filter = AuditFilter { user: Some(user.id.clone()), limit: 10, ..AuditFilter::default() };
+    let kinds: Vec<_> = store.list_audit(&filter).await.expect("audit").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["user.created"]);
+    let created: Vec<_> = store
+        .undelivered_events(&endpoint, 1000)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|e| e.subject == user.id.as_str())
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].kind, "user.created");
+    let data: serde_json::Value = serde_json::from_str(&created[0].data).expect("json");
+    assert_eq!(
+        (data["email"].as_str(), &data["role_ids"]),
+        (Some(user.email.as_ref().expect("email").as_str()), &serde_json::json!([role.id, role.id]))
+    );
+
+    // The same email again is the email's conflict.
+    let mut again = new_user(vec![role.id]);
+    again.email = new.email.clone();
+    let err = store
+        .create_user_with_session(&again, now(), None, &new_session(&again.id, &unique("h"), now()))
+        .await
+        .expect_err("the email is taken");
+    assert!(matches!(err, StoreError::Conflict(Constraint::UserEmail)), "{err:?}");
 
     // A first session that cannot be written (its refresh token is taken) leaves no account.
     let other = new_user(vec![role.id]);
