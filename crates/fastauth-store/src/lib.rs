@@ -58,7 +58,8 @@ pub struct SqlStore {
     /// connection); here they wait their turn in the pool's queue. On PostgreSQL the same pool
     /// as `pool`.
     writer: AnyPool,
-    /// Connections of `pool` kept between the hottest reads, skipping sqlx's ping on return.
+    /// Connections of `pool` kept between the hottest reads (and PostgreSQL's one-call writes),
+    /// skipping sqlx's ping on return.
     kept: Arc<Kept>,
     dialect: Dialect,
 }
