@@ -5,7 +5,7 @@
 use fastauth_core::ports::StoreResult;
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool};
+use sqlx::{Any, AnyPool};
 
 use crate::{AnyQuery, Dialect, SqlStore};
 
@@ -24,9 +24,15 @@ impl SqlStore {
                 }
                 Dialect::Sqlite => {
                     let mut tx = OneCallTx::acquire(&self.writer).await?;
-                    let rows = query.fetch_all(tx.conn()).await?;
-                    tx.committed();
-                    Ok(rows)
+                    let written = query.fetch_all(&mut *tx.conn).await;
+                    match written {
+                        Ok(_) => tx.open = false,
+                        // A statement refused (a taken email, say): roll back and keep the
+                        // connection. Where the rollback fails there was nothing open, or the
+                        // connection is broken; it is closed either way.
+                        Err(_) => tx.open = sqlx::query("rollback").execute(&mut *tx.conn).await.is_err(),
+                    }
+                    written
                 }
             }
         };
@@ -34,32 +40,24 @@ impl SqlStore {
     }
 }
 
-/// The connection of one such transaction. If the call fails or is cancelled midway, the
-/// transaction may still be open: the connection is then closed, which rolls it back, instead
-/// of going back to the pool, where the next writer's `begin` would fail inside it.
+/// The connection of one such transaction. Until the call has committed or been rolled back
+/// (`open`), for instance when its caller went away midway, the transaction may still be open:
+/// the connection is then closed, which rolls it back, instead of going back to the pool, where
+/// the next writer's `begin` would fail inside it.
 struct OneCallTx {
     conn: PoolConnection<Any>,
-    committed: bool,
+    open: bool,
 }
 
 impl OneCallTx {
     async fn acquire(pool: &AnyPool) -> Result<Self, sqlx::Error> {
-        Ok(Self { conn: pool.acquire().await?, committed: false })
-    }
-
-    fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.conn
-    }
-
-    /// The call ran to its `commit`: the connection goes back to the pool.
-    fn committed(mut self) {
-        self.committed = true;
+        Ok(Self { conn: pool.acquire().await?, open: true })
     }
 }
 
 impl Drop for OneCallTx {
     fn drop(&mut self) {
-        if !self.committed {
+        if self.open {
             self.conn.close_on_drop();
         }
     }
