@@ -13,6 +13,19 @@ pub fn redis_url() -> String {
     std::env::var("FASTAUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Waits, when the fixed windows of the per-IP limits end within 15 s, until the next ones begin,
+/// so that every hit of a test falls in one window. (They end at multiples of their width since
+/// the epoch; the hourly ones' ends are among the five-minute ones'.) A test that crossed an end
+/// saw its count start again: CI once got 503 where the 31st sign-in of an address meets 429.
+async fn clear_of_window_ends() {
+    const FIVE_MINUTES_MS: u128 = 300_000;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+    let left = FIVE_MINUTES_MS - now % FIVE_MINUTES_MS;
+    if left < 15_000 {
+        tokio::time::sleep(Duration::from_millis(left as u64 + 50)).await;
+    }
+}
+
 /// A key prefix no other test (or earlier run) uses.
 pub fn redis_prefix() -> String {
     format!("fastauth-test-{}:", uuid::Uuid::new_v4().simple())
@@ -92,6 +105,7 @@ fn retry_after(res: &reqwest::Response) -> u64 {
 /// client that retries at once, as a flood does, gets few of them.
 #[tokio::test]
 async fn come_back_later_refusals_are_answered_after_a_pause() {
+    clear_of_window_ends().await;
     // No room in the hashing queue: every password check is refused.
     let app = TestApp::spawn_with(&[("HASH_QUEUE", "0"), ("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
     let email = unique_email();
@@ -167,6 +181,7 @@ async fn parallel_guesses_all_count_five_reach_the_check_and_the_hundredth_locks
 
 #[tokio::test]
 async fn each_client_ip_gets_thirty_sign_ins_per_five_minutes_and_forwarded_for_only_from_trusted_proxies() {
+    clear_of_window_ends().await;
     // Loopback is not a trusted proxy here: a forged X-Forwarded-For changes nothing.
     let app = TestApp::spawn().await;
     for i in 0..30 {
@@ -189,6 +204,7 @@ async fn each_client_ip_gets_thirty_sign_ins_per_five_minutes_and_forwarded_for_
 
 #[tokio::test]
 async fn one_ip_may_ask_codes_for_five_phone_numbers_an_hour() {
+    clear_of_window_ends().await;
     let app = TestApp::spawn_with(&[("DEFAULT_PHONE_REGION", "IN")]).await;
     for n in 0..5 {
         let res = app.post("/request-otp-mobile", json!({"phone_number": format!("+9198765430{n:02}")})).await;
@@ -200,6 +216,7 @@ async fn one_ip_may_ask_codes_for_five_phone_numbers_an_hour() {
 
 #[tokio::test]
 async fn two_instances_sharing_redis_share_the_limits() {
+    clear_of_window_ends().await;
     let prefix = redis_prefix();
     let redis = redis_url();
     let shared = [("REDIS_URL", redis.as_str()), ("REDIS_KEY_PREFIX", prefix.as_str())];
@@ -259,6 +276,7 @@ async fn a_redis_that_does_not_answer_makes_limited_routes_503_not_unlimited() {
 
 #[tokio::test]
 async fn one_address_gets_at_most_five_reset_links_an_hour_whoever_asks() {
+    clear_of_window_ends().await;
     let app = TestApp::spawn_with(&[("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
     let owner = app.user().create().await;
     let unknown = unique_email();
