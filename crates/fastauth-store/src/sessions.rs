@@ -101,9 +101,9 @@ macro_rules! session_with_roles {
 /// Opening a session (`$11` the most sessions a user keeps, then the audit row or nulls) in one
 /// call to the database: each call wakes the database and an async worker, and both preempt
 /// hashing. PostgreSQL: one statement, whose parts see one snapshot, so the eviction does not see
-/// the new session and keeps one fewer of the others. Nor does it see sessions that racing opens of the same user
-/// have not committed: each racer can leave one over the cap until the user's next open (exact
-/// would take a lock and a second statement in every sign-in).
+/// the new session and keeps one fewer of the others. Nor does it see the sessions of racing opens
+/// of the same user that have not committed: each racer can leave one over the cap until the
+/// user's next open (exact would take a lock and a second statement in every sign-in).
 const OPEN_SESSION_POSTGRES: &str = concat!(
     "with opened as (",
     insert_session!(),

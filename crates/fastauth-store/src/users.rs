@@ -183,9 +183,23 @@ fn bind_user<'q>(query: AnyQuery<'q>, user: &'q NewUser) -> AnyQuery<'q> {
         .bind(user.phone_verified_at.map(ms))
 }
 
-/// The payload of `user.created`: the user and the roles it was given.
-fn created_data(created: &User, new: &NewUser) -> serde_json::Value {
-    let mut data = outbox::user_data(created);
+/// The payload of `user.created`: the user as written (active) and the roles it was given.
+fn created_data(new: &NewUser, now: OffsetDateTime) -> serde_json::Value {
+    let user = User {
+        id: new.id.clone(),
+        firstname: new.firstname.clone(),
+        lastname: new.lastname.clone(),
+        email: new.email.clone(),
+        phone_number: new.phone_number.clone(),
+        password_hash: None, // never in an event
+        source_profile: None,
+        status: UserStatus::Active,
+        email_verified_at: new.email_verified_at,
+        phone_verified_at: new.phone_verified_at,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut data = outbox::user_data(&user);
     data["role_ids"] = serde_json::json!(new.role_ids);
     data
 }
@@ -213,7 +227,7 @@ impl SqlStore {
                 .map_err(|e| self.error(e))?;
         }
         let created = rows::user(&row).map_err(|e| self.error(e))?;
-        let data = created_data(&created, user);
+        let data = created_data(user, now);
         outbox::record(tx, "user.created", created.id.as_str(), &data, now).await.map_err(|e| self.error(e))?;
         if let Some(event) = event {
             insert_event(&mut **tx, event).await.map_err(|e| self.error(e))?;
@@ -243,21 +257,6 @@ impl UserStore for SqlStore {
         event: Option<&NewAuditEvent>,
         session: &NewSession,
     ) -> StoreResult<(User, Session, Vec<Role>)> {
-        // As it will be written: the outbox row goes in the same call.
-        let created = User {
-            id: user.id.clone(),
-            firstname: user.firstname.clone(),
-            lastname: user.lastname.clone(),
-            email: user.email.clone(),
-            phone_number: user.phone_number.clone(),
-            password_hash: user.password_hash.clone(),
-            source_profile: user.source_profile.clone(),
-            status: UserStatus::Active,
-            email_verified_at: user.email_verified_at,
-            phone_verified_at: user.phone_verified_at,
-            created_at: now,
-            updated_at: now,
-        };
         let sql = match self.dialect {
             Dialect::Postgres => CREATE_USER_WITH_SESSION_POSTGRES,
             Dialect::Sqlite => CREATE_USER_WITH_SESSION_SQLITE,
@@ -266,7 +265,7 @@ impl UserStore for SqlStore {
         let query = bind_user(query, user)
             .bind(serde_json::json!(user.role_ids).to_string())
             .bind(outbox::new_uid())
-            .bind(created_data(&created, user).to_string());
+            .bind(created_data(user, now).to_string());
         let rows = self.write_in_one_call(query).await?;
         let opened = with_user(&rows).and_then(|o| o.ok_or(sqlx::Error::RowNotFound)).map_err(|e| self.error(e))?;
         Ok((opened.user, opened.session, opened.roles))
