@@ -11,6 +11,26 @@ use time::OffsetDateTime;
 use crate::SqlStore;
 use crate::rows::{from_ms, ms};
 
+/// An outbox row from the parameters (or literals) given.
+macro_rules! insert_outbox_event {
+    ($uid:literal, $kind:literal, $subject:literal, $payload:literal, $now:literal) => {
+        concat!(
+            "insert into outbox_events (uid, event_type, subject, payload, created_at) values (",
+            $uid,
+            ", ",
+            $kind,
+            ", ",
+            $subject,
+            ", ",
+            $payload,
+            ", ",
+            $now,
+            ")"
+        )
+    };
+}
+pub(crate) use insert_outbox_event;
+
 /// Adds an event to the outbox on `conn`, the change's transaction.
 pub(crate) async fn record(
     conn: &mut AnyConnection,
@@ -19,7 +39,7 @@ pub(crate) async fn record(
     data: &Value,
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into outbox_events (uid, event_type, subject, payload, created_at) values ($1, $2, $3, $4, $5)")
+    sqlx::query(insert_outbox_event!("$1", "$2", "$3", "$4", "$5"))
         .bind(new_uid())
         .bind(kind)
         .bind(subject)

@@ -12,7 +12,7 @@ use fastauth_core::ports::{StoreResult, UserStore};
 use time::OffsetDateTime;
 
 use crate::audit::{audit_columns, bind_event, insert_event};
-use crate::outbox;
+use crate::outbox::{self, insert_outbox_event};
 use crate::rows::{self, ms, role_columns, session_columns, user_columns};
 use crate::sessions::{bind_session, insert_event_if_any, insert_session, session_with_user, with_user};
 use crate::{AnyQuery, Dialect, SqlStore, Tx};
@@ -52,22 +52,6 @@ macro_rules! insert_user {
 const INSERT_USER: &str =
     concat!(insert_user!("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"), " returning ", user_columns!());
 const GRANT_ROLE: &str = "insert into user_roles (user_id, role_id) values ($1, $2) on conflict do nothing";
-/// The outbox row of a new user (`user.created`).
-macro_rules! insert_created_event {
-    ($uid:literal, $user:literal, $payload:literal, $now:literal) => {
-        concat!(
-            "insert into outbox_events (uid, event_type, subject, payload, created_at) values (",
-            $uid,
-            ", 'user.created', ",
-            $user,
-            ", ",
-            $payload,
-            ", ",
-            $now,
-            ")"
-        )
-    };
-}
 /// A user and its first session in one call (`write_in_one_call`): the session's parameters as
 /// `bind_session` numbers them, `$11` now, the audit row as `$12`-`$17`, the user's fields as
 /// `$18`-`$25`, its role ids as a JSON array `$26`, the outbox row's uid and payload `$27`, `$28`.
@@ -80,7 +64,7 @@ const CREATE_USER_WITH_SESSION_POSTGRES: &str = concat!(
     "), granted as (insert into user_roles (user_id, role_id) \
        select $2, value::bigint from json_array_elements_text($26::json) on conflict do nothing), \
      outbox as (",
-    insert_created_event!("$27", "$2", "$28", "$11"),
+    insert_outbox_event!("$27", "'user.created'", "$2", "$28", "$11"),
     "), event as (",
     insert_event_if_any!(),
     "), opened as (",
@@ -104,7 +88,7 @@ const CREATE_USER_WITH_SESSION_SQLITE: &str = concat!(
     insert_user!("$2", "$18", "$19", "$20", "$21", "$22", "$23", "$24", "$25", "$11"),
     "; insert into user_roles (user_id, role_id) select $2, value from json_each($26) where true \
        on conflict do nothing; ",
-    insert_created_event!("$27", "$2", "$28", "$11"),
+    insert_outbox_event!("$27", "'user.created'", "$2", "$28", "$11"),
     "; ",
     insert_event_if_any!(),
     "; ",
