@@ -23,7 +23,7 @@ impl SqlStore {
             .bind(&app.name)
             .bind(origins)
             .bind(ms(time::OffsetDateTime::now_utc()))
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map(drop)
             .map_err(|e| self.error(e))

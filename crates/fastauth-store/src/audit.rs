@@ -40,7 +40,7 @@ pub(crate) async fn insert_event<'c>(
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn record_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
-        insert_event(&self.writer, e).await.map_err(|err| self.error(err))
+        insert_event(self.writer.turn().pool(), e).await.map_err(|err| self.error(err))
     }
 
     async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {

@@ -45,7 +45,7 @@ impl KeyStore for SqlStore {
         let done = sqlx::query("update signing_keys set revoked_at = $2 where kid = $1 and revoked_at is null")
             .bind(kid)
             .bind(ms(now))
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map_err(|e| self.error(e))?;
         Ok(done.rows_affected() == 1)

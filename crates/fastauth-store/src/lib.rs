@@ -18,6 +18,7 @@ mod roles;
 mod rows;
 mod sessions;
 mod users;
+mod writer;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,6 +35,7 @@ use time::OffsetDateTime;
 
 pub use dialect::Dialect;
 use kept::Kept;
+use writer::Writer;
 
 /// Pool settings (how long a request may wait for a connection before it is 503).
 #[derive(Debug, Clone)]
@@ -53,11 +55,11 @@ impl Default for PoolSettings {
 pub struct SqlStore {
     /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
-    /// Every write. On SQLite one connection: SQLite takes one writer at a time, and writers
-    /// that raced for it slept in its busy handler (up to 100 ms a try, holding a pooled
+    /// Every write. On SQLite a pool of one connection: SQLite takes one writer at a time, and
+    /// writers that raced for it slept in its busy handler (up to 100 ms a try, holding a pooled
     /// connection); here they wait their turn in the pool's queue. On PostgreSQL the same pool
     /// as `pool`.
-    writer: AnyPool,
+    writer: Writer,
     /// Connections of `pool` kept between the hottest reads (and PostgreSQL's one-call writes),
     /// skipping sqlx's ping on return.
     kept: Arc<Kept>,
@@ -82,15 +84,15 @@ impl SqlStore {
         let url = dialect.prepare_url(url)?;
         let pool = pool_options(dialect, settings, settings.max_connections).connect_lazy(&url)?;
         let writer = match dialect {
-            Dialect::Sqlite => pool_options(dialect, settings, 1).connect_lazy(&url)?,
-            Dialect::Postgres => pool.clone(),
+            Dialect::Sqlite => Writer::new(pool_options(dialect, settings, 1).connect_lazy(&url)?, true),
+            Dialect::Postgres => Writer::new(pool.clone(), false),
         };
         Ok(Self { pool, writer, kept: Arc::new(Kept::new(settings.max_connections)), dialect })
     }
 
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Tx> {
-        self.writer.begin().await.map_err(|e| self.error(e))
+        self.writer.turn().pool().begin().await.map_err(|e| self.error(e))
     }
 
     /// The one place a `sqlx::Error` becomes a `StoreError`.
@@ -129,7 +131,7 @@ fn pool_options(dialect: Dialect, settings: &PoolSettings, max_connections: u32)
 #[async_trait]
 impl Store for SqlStore {
     async fn migrate(&self) -> StoreResult<()> {
-        self.dialect.migrator().run(&self.writer).await.map_err(|e| match e {
+        self.dialect.migrator().run(self.writer.turn().pool()).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(err) => self.error(err),
             other => StoreError::Other(other.into()),
         })

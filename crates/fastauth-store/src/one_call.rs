@@ -3,9 +3,9 @@
 //! worker, and both preempt hashing).
 
 use fastauth_core::ports::StoreResult;
+use sqlx::Any;
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool};
 
 use crate::{AnyQuery, Dialect, SqlStore};
 
@@ -23,14 +23,19 @@ impl SqlStore {
                     Ok(rows)
                 }
                 Dialect::Sqlite => {
-                    let mut tx = OneCallTx::acquire(&self.writer).await?;
-                    let written = query.fetch_all(&mut *tx.conn).await;
+                    let mut conn = self.writer.take().await?;
+                    let mut tx = OneCallTx { conn: &mut conn, open: true };
+                    let written = query.fetch_all(&mut **tx.conn).await;
                     match written {
                         Ok(_) => tx.open = false,
                         // A statement refused (a taken email, say): roll back and keep the
                         // connection. Where the rollback fails there was nothing open, or the
                         // connection is broken; it is closed either way.
-                        Err(_) => tx.open = sqlx::query("rollback").execute(&mut *tx.conn).await.is_err(),
+                        Err(_) => tx.open = sqlx::query("rollback").execute(&mut **tx.conn).await.is_err(),
+                    }
+                    if !tx.open {
+                        drop(tx);
+                        self.writer.keep(conn);
                     }
                     written
                 }
@@ -44,18 +49,12 @@ impl SqlStore {
 /// (`open`), for instance when its caller went away midway, the transaction may still be open:
 /// the connection is then closed, which rolls it back, instead of going back to the pool, where
 /// the next writer's `begin` would fail inside it.
-struct OneCallTx {
-    conn: PoolConnection<Any>,
+struct OneCallTx<'a> {
+    conn: &'a mut PoolConnection<Any>,
     open: bool,
 }
 
-impl OneCallTx {
-    async fn acquire(pool: &AnyPool) -> Result<Self, sqlx::Error> {
-        Ok(Self { conn: pool.acquire().await?, open: true })
-    }
-}
-
-impl Drop for OneCallTx {
+impl Drop for OneCallTx<'_> {
     fn drop(&mut self) {
         if self.open {
             self.conn.close_on_drop();

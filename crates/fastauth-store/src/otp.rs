@@ -92,7 +92,7 @@ impl OtpStore for SqlStore {
                 .bind(ms(now))
                 .bind(max_attempts)
                 .bind(code_hash)
-                .execute(&self.writer)
+                .execute(self.writer.turn().pool())
                 .await
                 .map_err(|e| self.error(e))?;
         if consumed.rows_affected() == 1 {
@@ -104,7 +104,7 @@ impl OtpStore for SqlStore {
             .bind(&target.client_id)
             .bind(ms(now))
             .bind(max_attempts)
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map_err(|e| self.error(e))?;
         Ok(OtpCheck::Rejected)
@@ -151,7 +151,7 @@ impl OtpStore for SqlStore {
             .bind(ms(now))
             .bind(i64::MAX)
             .bind(provider)
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map(drop)
             .map_err(|e| self.error(e))
@@ -197,7 +197,7 @@ impl OtpStore for SqlStore {
             .bind(&target.client_id)
             .bind(ms(now))
             .bind(max_attempts)
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map_err(|e| self.error(e))?;
         Ok(if approved && done.rows_affected() >= 1 { OtpCheck::Verified } else { OtpCheck::Rejected })

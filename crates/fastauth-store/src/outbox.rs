@@ -101,7 +101,7 @@ impl OutboxStore for SqlStore {
         .bind(holder)
         .bind(ms(now))
         .bind(ms(until))
-        .execute(&self.writer)
+        .execute(self.writer.turn().pool())
         .await
         .map_err(|e| self.error(e))?;
         Ok(done.rows_affected() == 1)
@@ -141,7 +141,7 @@ impl OutboxStore for SqlStore {
         .bind(endpoint)
         .bind(event_id)
         .bind(ms(now))
-        .execute(&self.writer)
+        .execute(self.writer.turn().pool())
         .await
         .map(drop)
         .map_err(|e| self.error(e))

@@ -43,7 +43,11 @@ impl SqlStore {
                 Bound::Audit => audit_before,
                 Bound::Expired => expired_before,
             };
-            let done = sqlx::query(sql).bind(ms(before)).execute(&self.writer).await.map_err(|e| self.error(e))?;
+            let done = sqlx::query(sql)
+                .bind(ms(before))
+                .execute(self.writer.turn().pool())
+                .await
+                .map_err(|e| self.error(e))?;
             deleted += done.rows_affected();
         }
         Ok(deleted)

@@ -22,7 +22,7 @@ impl ResetTokenStore for SqlStore {
             .bind(user.as_str())
             .bind(ms(now))
             .bind(ms(expires_at))
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map(drop)
             .map_err(|e| self.error(e))

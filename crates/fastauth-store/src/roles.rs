@@ -74,7 +74,7 @@ impl RoleStore for SqlStore {
                 .bind(role.department_id.as_deref())
                 .bind(now);
             let query = if id_free { query.bind(role.id) } else { query };
-            query.execute(&self.writer).await.map_err(|e| self.error(e))?;
+            query.execute(self.writer.turn().pool()).await.map_err(|e| self.error(e))?;
         }
         Ok(())
     }

@@ -183,14 +183,18 @@ impl SessionStore for SqlStore {
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> StoreResult<Rotation> {
+        // One statement (nothing left open if it is cut off): the writer's connection waits for
+        // the next hot write.
+        let mut conn = self.writer.take().await.map_err(|e| self.error(e))?;
         let rotated = sqlx::query(ROTATE)
             .bind(old_hash)
             .bind(new_hash)
             .bind(ms(now))
             .bind(ms(idle_expires_at))
-            .fetch_optional(&self.writer)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(|e| self.error(e))?;
+        self.writer.keep(conn);
         if let Some(row) = rotated {
             return rows::session(&row).map(Rotation::Rotated).map_err(|e| self.error(e));
         }
@@ -237,7 +241,7 @@ impl SessionStore for SqlStore {
                 .bind(id.as_str())
                 .bind(user.as_str())
                 .bind(ms(now))
-                .execute(&self.writer)
+                .execute(self.writer.turn().pool())
                 .await
                 .map_err(|e| self.error(e))?;
         Ok(done.rows_affected() == 1)
@@ -275,7 +279,7 @@ impl SessionStore for SqlStore {
                 .bind(user.as_str())
                 .bind(keep.map_or("", SessionId::as_str))
                 .bind(ms(now))
-                .execute(&self.writer)
+                .execute(self.writer.turn().pool())
                 .await
                 .map_err(|e| self.error(e))?;
         Ok(done.rows_affected())

@@ -141,8 +141,12 @@ fn filter_args(filter: &UserFilter) -> (i64, i64, String) {
 impl SqlStore {
     /// Sets a verified mark that was never set; true if this call set it.
     async fn mark_verified(&self, sql: &'static str, id: &UserId, now: OffsetDateTime) -> StoreResult<bool> {
-        let done =
-            sqlx::query(sql).bind(id.as_str()).bind(ms(now)).execute(&self.writer).await.map_err(|e| self.error(e))?;
+        let done = sqlx::query(sql)
+            .bind(id.as_str())
+            .bind(ms(now))
+            .execute(self.writer.turn().pool())
+            .await
+            .map_err(|e| self.error(e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -273,7 +277,7 @@ impl UserStore for SqlStore {
             .bind(id.as_str())
             .bind(hash)
             .bind(ms(now))
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map(drop)
             .map_err(|e| self.error(e))
@@ -284,7 +288,7 @@ impl UserStore for SqlStore {
             .bind(id.as_str())
             .bind(status.code())
             .bind(ms(now))
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map(drop)
             .map_err(|e| self.error(e))
@@ -294,7 +298,7 @@ impl UserStore for SqlStore {
         sqlx::query(GRANT_ROLE)
             .bind(id.as_str())
             .bind(role)
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map(drop)
             .map_err(|e| self.error(e))
@@ -438,7 +442,7 @@ impl UserStore for SqlStore {
             .bind(id.as_str())
             .bind(value)
             .bind(ms(now))
-            .execute(&self.writer)
+            .execute(self.writer.turn().pool())
             .await
             .map(drop)
             .map_err(|e| self.error(e))

@@ -831,3 +831,55 @@ async fn session_opens_that_fail_or_are_cut_off_leave_the_writes_whole(store: Ar
     }
     assert!(!after.is_empty() && after.len() < tried.len() * 7 / 8, "some opens finished, some were cut off");
 }
+
+store_test!(hot_and_other_writes_take_turns_on_the_writer);
+async fn hot_and_other_writes_take_turns_on_the_writer(store: Arc<dyn Store>) {
+    // On SQLite the hottest writes (a session's opening, a rotation) leave the writer's one
+    // connection out of its pool for the next; every other write must still get it at once: one
+    // that waited in the pool for it would fail after the pool's acquire timeout.
+    app(&store).await;
+    let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("user");
+    let event = |kind| NewAuditEvent {
+        kind,
+        at: now(),
+        actor_id: Some(user.id.clone()),
+        subject_id: Some(user.id.clone()),
+        ip: None,
+        details: serde_json::json!({}),
+    };
+    let hot = |store: Arc<dyn Store>, user: UserId| async move {
+        let first = unique("h");
+        store.create_session(&new_session(&user, &first, now()), 1000, None).await.expect("open");
+        let rotated = store.rotate_refresh_token(&first, &unique("h"), now(), now() + Duration::days(1)).await;
+        assert!(matches!(rotated.expect("rotate"), Rotation::Rotated(_)));
+    };
+    // One after the other: each other write comes while the connection waits out of the pool.
+    for _ in 0..5 {
+        hot(store.clone(), user.id.clone()).await;
+        store.record_audit(&event("test.single")).await.expect("a single statement");
+        hot(store.clone(), user.id.clone()).await;
+        store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("a transaction");
+    }
+    // All at once.
+    let writes: Vec<_> = (0..48)
+        .map(|i| {
+            let (store, user, audit) = (store.clone(), user.id.clone(), event("test.many"));
+            tokio::spawn(async move {
+                match i % 3 {
+                    0 => hot(store, user).await,
+                    1 => store.record_audit(&audit).await.expect("a single statement"),
+                    _ => {
+                        drop(store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("a transaction"))
+                    }
+                }
+            })
+        })
+        .collect();
+    for write in writes {
+        write.await.expect("write");
+    }
+    let filter = AuditFilter { user: Some(user.id.clone()), limit: 1000, ..AuditFilter::default() };
+    let audited = store.list_audit(&filter).await.expect("list");
+    assert_eq!(audited.iter().filter(|e| e.kind.starts_with("test.")).count(), 5 + 16);
+    assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), 10 + 16);
+}
