@@ -2,9 +2,10 @@
 //! is bounded so that overload answers quickly (`Error::Overloaded`) instead of queueing without
 //! end; each thread keeps one Argon2 memory arena and reuses it for every hash.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+
+use flume::{Receiver, Sender, TrySendError};
 
 use anyhow::{Context, anyhow};
 use argon2_rust::params::{Memory, TagLen};
@@ -59,7 +60,9 @@ pub struct PasswordHasher {
 }
 
 struct Inner {
-    jobs: SyncSender<Job>,
+    /// Every thread waits on the same queue and a job wakes one of them (a receiver behind a
+    /// mutex, as before, also woke the idle thread waiting for that mutex, to sleep again).
+    jobs: Sender<Job>,
     waiting: Arc<AtomicUsize>,
     params: HashParams,
     /// How many jobs may wait (HASH_QUEUE).
@@ -72,8 +75,7 @@ struct Inner {
 impl PasswordHasher {
     pub fn new(params: HashParams, workers: usize, queue: usize) -> anyhow::Result<Self> {
         params.to_argon2(32).map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))?;
-        let (jobs, rx) = sync_channel::<Job>(queue);
-        let rx = Arc::new(Mutex::new(rx));
+        let (jobs, rx) = flume::bounded::<Job>(queue);
         let waiting = Arc::new(AtomicUsize::new(0));
         for n in 0..workers.max(1) {
             let (rx, waiting) = (rx.clone(), waiting.clone());
@@ -150,17 +152,12 @@ impl PasswordHasher {
     }
 }
 
-fn run_worker(rx: &Mutex<Receiver<Job>>, waiting: &AtomicUsize) {
+fn run_worker(rx: &Receiver<Job>, waiting: &AtomicUsize) {
     if let Err(e) = lower_priority() {
         tracing::debug!(error = %e, "hashing thread keeps the default priority");
     }
     let mut arena = None;
-    loop {
-        let job = match rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = job else { return };
+    while let Ok(job) = rx.recv() {
         waiting.fetch_sub(1, Ordering::Relaxed);
         job(&mut arena);
     }
