@@ -80,13 +80,10 @@ impl Writer {
         drop(conn);
     }
 
-    /// Hands the kept connection back to the pool (before it closes).
-    pub(crate) fn release(&self) {
-        drop(self.state().kept.take());
-    }
-
+    /// Closes the pool, after handing it the kept connection (it waits for every one).
     pub(crate) async fn close(&self) {
-        self.release();
+        let kept = self.state().kept.take();
+        drop(kept);
         self.pool.close().await;
     }
 }
