@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the costs that bound fastauth's throughput: one Argon2id hash and verify
 //! at OWASP's minimum, one access token signed and verified (at first sight, and once
 //! remembered) per algorithm, and the whole `/token` handler path (router, token check, session
-//! look-up on SQLite) without the network.
+//! look-up on SQLite) and `/signin` handler path (with hashing made nearly free: the user's read
+//! and the session's transaction on SQLite) without the network.
 //! `cargo bench -p fastauth` prints the time per operation; a regression shows as a number.
 #![allow(clippy::expect_used)]
 
@@ -52,22 +53,25 @@ fn claims(issuer: &str) -> AccessClaims {
     }
 }
 
-/// An app on a fresh SQLite file, a signed-up user's access token, and the router.
-async fn token_path() -> (axum::Router, String) {
+/// An app on a fresh SQLite file with `settings`, a signed-up user's access token, and the router.
+async fn signed_up(settings: &[(&str, &str)]) -> (axum::Router, String) {
     let dir = std::env::temp_dir().join(format!("fastauth-bench-{}", uuid::Uuid::new_v4().simple()));
     let url = format!("sqlite://{}/fastauth.db", dir.display());
     let kek = Kek::generate().to_base64();
-    let env = Env::from_pairs(&[("DATABASE_URL", &url), ("KEY_ENCRYPTION_KEY", &kek), ("LOG_FORMAT", "json")]);
-    let app = App::build(Config::from_env(&env).expect("config")).await.expect("app");
+    let mut pairs = vec![("DATABASE_URL", url.as_str()), ("KEY_ENCRYPTION_KEY", kek.as_str()), ("LOG_FORMAT", "json")];
+    pairs.extend_from_slice(settings);
+    let app = App::build(Config::from_env(&Env::from_pairs(&pairs)).expect("config")).await.expect("app");
     let router = fastauth::http::router(app);
-    let body =
-        r#"{"firstname":"Bench","lastname":"User","email":"bench@example.com","password":"bench passphrase 12345"}"#;
-    let signup = Request::post("/signup").header("content-type", "application/json").body(Body::from(body));
+    let signup = Request::post("/signup").header("content-type", "application/json").body(Body::from(SIGNUP));
     let res = router.clone().oneshot(signup.expect("request")).await.expect("signup");
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 16).await.expect("body");
     let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
     (router, json["access_token"].as_str().expect("token").to_owned())
 }
+
+const SIGNUP: &str =
+    r#"{"firstname":"Bench","lastname":"User","email":"bench@example.com","password":"bench passphrase 12345"}"#;
+const SIGNIN: &str = r#"{"email":"bench@example.com","password":"bench passphrase 12345"}"#;
 
 fn main() {
     let budget = Duration::from_secs(2);
@@ -100,9 +104,17 @@ fn main() {
             ring.verify(&token).expect("verify");
         });
     }
-    let (router, token) = runtime.block_on(token_path());
+    let (router, token) = runtime.block_on(signed_up(&[]));
     measure("GET /token handler path (SQLite)", budget, || {
         let request = Request::get("/token").header("authorization", format!("Bearer {token}")).body(Body::empty());
+        let res = runtime.block_on(router.clone().oneshot(request.expect("request"))).expect("answer");
+        assert_eq!(res.status(), 200);
+    });
+    // Every sign-in past MAX_SESSIONS_PER_USER (50) also ends the oldest session.
+    let cheap = [("ARGON2_MEMORY_KIB", "8"), ("ARGON2_ITERATIONS", "1"), ("RATE_LIMITS", "off")];
+    let (router, _) = runtime.block_on(signed_up(&cheap));
+    measure("POST /signin path, hash m=8 t=1 (SQLite)", budget, || {
+        let request = Request::post("/signin").header("content-type", "application/json").body(Body::from(SIGNIN));
         let res = runtime.block_on(router.clone().oneshot(request.expect("request"))).expect("answer");
         assert_eq!(res.status(), 200);
     });
