@@ -121,7 +121,7 @@ const OPEN_SESSION_POSTGRES: &str = concat!(
 /// (its parameters are numbered across them), between its `begin` and `commit`. The limit is
 /// `$11 + 0`: SQLite plans a limit that is a bare parameter with the value bound to it, so it
 /// compiled this statement again at every bind, once per sign-in (counted with `perf probe` on
-/// sqlite3Reprepare; sign-ins with near-free hashing ran 2-46 % faster without it).
+/// sqlite3Reprepare; sign-ins with near-free hashing ran 1-46 % faster without it).
 const OPEN_SESSION_SQLITE: &str = concat!(
     "begin immediate; ",
     insert_session!(),
