@@ -194,7 +194,7 @@ impl SessionStore for SqlStore {
             .bind(new_hash)
             .bind(ms(now))
             .bind(ms(idle_expires_at))
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut **conn)
             .await
             .map_err(|e| self.error(e))?;
         self.writer.keep(conn);
