@@ -72,10 +72,8 @@ impl Writer {
     /// if it was used within `STALE_AFTER`, else one from the pool (which checks an older one).
     /// On SQLite, one hot write at a time: the others wait in the lane.
     pub(crate) async fn take(&self) -> Result<Hot, sqlx::Error> {
-        let lane = match self.keeps {
-            true => Some(self.lane.clone().lock_owned().await),
-            false => None, // PostgreSQL: hot writes run side by side
-        };
+        // On PostgreSQL hot writes run side by side.
+        let lane = if self.keeps { Some(self.lane.clone().lock_owned().await) } else { None };
         let kept = self.state().kept.take();
         if let Some((conn, used)) = kept {
             if used.elapsed() <= STALE_AFTER {
