@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::{Listener, ListenerExt};
 use fastauth_core::auth::Bootstrap;
 use fastauth_core::password::PasswordHasher;
 use fastauth_core::ports::Store;
@@ -15,7 +16,7 @@ use fastauth_core::tokens::{Kek, KeyRing};
 use fastauth_core::{Core, CoreSettings, StoreError};
 use fastauth_store::{PoolSettings, SqlStore};
 use time::OffsetDateTime;
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 
 use crate::blobs::ObjectBlobs;
 use crate::config::{Config, ConfigError, KekSource};
@@ -128,13 +129,13 @@ impl App {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn serve<L>(self, listener: L, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()>
+    where
+        L: Listener<Io = TcpStream, Addr = SocketAddr>,
+    {
         let router = crate::http::router(self);
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        // The tap does nothing: through it axum gives the peer's address to any listener's requests.
+        axum::serve(listener.tap_io(|_| ()), router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod http;
+pub mod http_workers;
 pub mod limits;
 pub mod logging;
 pub mod metrics;

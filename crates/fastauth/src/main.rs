@@ -24,7 +24,8 @@ fn main() -> ExitCode {
         }
     };
     fastauth::logging::init(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Single-threaded: `serve` adds one such runtime for each further HTTP worker (http_workers).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return report(Err(e.into())),
     };

@@ -1,4 +1,5 @@
-//! HTTP-facing settings: credentials in query strings, allowed origins, trusted proxies.
+//! HTTP-facing settings: the threads serving it, credentials in query strings, allowed origins,
+//! trusted proxies.
 
 use crate::client_ip::Cidr;
 
@@ -6,6 +7,8 @@ use super::{ConfigError, Env};
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
+    /// Threads serving HTTP, each with its own single-threaded runtime (HTTP_WORKERS).
+    pub workers: usize,
     pub allow_query_tokens: bool,
     /// Exact origins (scheme://host[:port]) allowed for credentialed browser requests.
     pub cors_origins: Vec<String>,
@@ -48,7 +51,9 @@ impl HttpConfig {
             .map(|c| c.parse::<Cidr>().map_err(|p| ConfigError::new("TRUSTED_PROXIES", format!("has {c:?}: {p}"))))
             .collect::<Result<_, _>>()?;
         let rate_limits = env.bool("RATE_LIMITS", true)?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
+            workers: env.get_in("HTTP_WORKERS", cores, 1..=1024)?,
             allow_query_tokens: env.bool("ALLOW_QUERY_TOKENS", true)?,
             cors_origins,
             base_domain,

@@ -104,8 +104,8 @@ async fn json_of(res: reqwest::Response) -> Value {
 }
 
 /// Runs the real server with real SMTP, an SMS webhook and event webhooks, drives every flow
-/// that handles a secret, then SIGTERMs it while sign-ins are in flight: they all finish, it
-/// exits 0, and its JSON log carries request ids and none of the secrets.
+/// that handles a secret, then SIGTERMs it while sign-ins are in flight on three HTTP workers:
+/// they all finish, it exits 0, and its JSON log carries request ids and none of the secrets.
 #[tokio::test]
 async fn serve_logs_no_secret_of_any_flow_and_finishes_in_flight_requests_on_sigterm() {
     let dir = workdir();
@@ -134,6 +134,8 @@ async fn serve_logs_no_secret_of_any_flow_and_finishes_in_flight_requests_on_sig
             ("WEBHOOK_SECRET", webhook_secret.into()),
             // One hashing thread, so that the sign-ins sent before SIGTERM queue up in flight.
             ("HASH_WORKERS", "1".into()),
+            // Three HTTP workers whatever the cores: the in-flight sign-ins are spread over them.
+            ("HTTP_WORKERS", "3".into()),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
