@@ -2,13 +2,11 @@
 //! commands and the tests.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::{Listener, ListenerExt};
 use fastauth_core::auth::Bootstrap;
 use fastauth_core::password::PasswordHasher;
 use fastauth_core::ports::Store;
@@ -16,7 +14,7 @@ use fastauth_core::tokens::{Kek, KeyRing};
 use fastauth_core::{Core, CoreSettings, StoreError};
 use fastauth_store::{PoolSettings, SqlStore};
 use time::OffsetDateTime;
-use tokio::net::TcpStream;
+use tokio::net::TcpListener;
 
 use crate::blobs::ObjectBlobs;
 use crate::config::{Config, ConfigError, KekSource};
@@ -129,16 +127,12 @@ impl App {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn serve<L>(self, listener: L, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()>
-    where
-        L: Listener<Io = TcpStream, Addr = SocketAddr>,
-    {
-        let router = crate::http::router(self);
-        // The tap does nothing: through it axum gives the peer's address to any listener's requests.
-        axum::serve(listener.tap_io(|_| ()), router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        crate::http_workers::serve_router(crate::http::router(self), listener, shutdown).await
     }
 }
 

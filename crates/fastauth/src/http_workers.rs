@@ -14,7 +14,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::serve::Listener;
+use axum::Router;
+use axum::serve::{Listener, ListenerExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
@@ -35,6 +36,8 @@ pub async fn serve(
         return app.serve(listener, shutdown).await;
     }
     let local = listener.local_addr().context("reading the listening address")?;
+    // One router for all (each costs about 5 MiB, most of it the API page's).
+    let router = crate::http::router(app);
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move { drop(stopped.wait_for(|s| *s).await) };
     let mut queues = Vec::with_capacity(workers);
@@ -43,19 +46,18 @@ pub async fn serve(
         let (queue, incoming) = mpsc::unbounded_channel();
         queues.push(queue);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting HTTP")?;
-        let (app, shutdown) = (app.clone(), until_stopped(stopped.clone()));
-        let run = move || runtime.block_on(app.serve(Handed { incoming, local }, shutdown));
+        let (router, shutdown) = (router.clone(), until_stopped(stopped.clone()));
+        let run = move || runtime.block_on(serve_router(router, Handed { incoming, local }, shutdown));
         threads.push(std::thread::Builder::new().name(format!("http-{n}")).spawn(run).context("starting HTTP")?);
     }
     let (queue, incoming) = mpsc::unbounded_channel();
     queues.push(queue);
     let accepting = tokio::spawn(hand_out(listener, queues, until_stopped(stopped)));
-    let served = app
-        .serve(Handed { incoming, local }, async move {
-            shutdown.await;
-            stop.send_replace(true);
-        })
-        .await;
+    let on_shutdown = async move {
+        shutdown.await;
+        stop.send_replace(true);
+    };
+    let served = serve_router(router, Handed { incoming, local }, on_shutdown).await;
     accepting.abort(); // when serving failed before the shutdown
     let joined = tokio::task::spawn_blocking(move || {
         threads
@@ -64,6 +66,22 @@ pub async fn serve(
     })
     .await?;
     served.and(joined)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub(crate) async fn serve_router<L>(
+    router: Router,
+    listener: L,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    L: Listener<Io = TcpStream, Addr = SocketAddr>,
+{
+    // The tap does nothing: through it axum gives any listener's peer address to ConnectInfo.
+    axum::serve(listener.tap_io(|_| ()), router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
 }
 
 /// Accepts connections until `stopped` and hands each to the next worker in turn.
