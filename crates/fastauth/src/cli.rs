@@ -168,7 +168,7 @@ pub fn print_openapi() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let (addr, workers) = (config.listen_addr, config.http.workers);
+    let addr = config.listen_addr;
     if !config.http.rate_limits {
         tracing::warn!("RATE_LIMITS=off: every rate limit and backoff is disabled (benchmarks only)");
     }
@@ -176,7 +176,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener =
         listen(addr).map_err(|e| crate::config::ConfigError::new("LISTEN_ADDR", format!("cannot bind {addr}: {e}")))?;
     tracing::info!(%addr, "fastauth listening");
-    crate::http_workers::serve(app, listener, workers, shutdown_signal()).await?;
+    crate::http_workers::serve_app(app, listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

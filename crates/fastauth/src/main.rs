@@ -24,8 +24,7 @@ fn main() -> ExitCode {
         }
     };
     fastauth::logging::init(config.log_format);
-    // Single-threaded: `serve` adds one such runtime for each further HTTP worker (http_workers).
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match fastauth::http_workers::runtime(&config) {
         Ok(rt) => rt,
         Err(e) => return report(Err(e.into())),
     };
