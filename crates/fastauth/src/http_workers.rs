@@ -12,9 +12,10 @@
 //! the thread it was handed to: one busy HTTP/2 connection is served by one core.
 //!
 //! PostgreSQL's connections are sockets, and a socket's readiness comes through the runtime that
-//! opened it: a query sent from another worker's runtime waits for that one's thread to look, and
-//! under a sign-in flood `/token`'s p99 went from 15 to 126 ms (mixed load at 3,000 req/s: 5× to
-//! 27× its p99 alone). There the workers share one runtime, as before.
+//! opened it: a query sent from another worker's runtime waits for that one's thread to look. In
+//! one run with a runtime per worker, `/token`'s p99 during a sign-in flood was 126 ms (15 ms in
+//! the last run with a shared one) and the mixed load at 3,000 req/s 27× its p99 alone (5×).
+//! There the workers share one runtime, as before.
 
 use std::future::Future;
 use std::net::SocketAddr;

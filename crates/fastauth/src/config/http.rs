@@ -7,7 +7,7 @@ use super::{ConfigError, Env};
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Threads serving HTTP, each with its own single-threaded runtime (HTTP_WORKERS).
+    /// Threads serving HTTP (HTTP_WORKERS; how they share runtimes: `crate::http_workers`).
     pub workers: usize,
     pub allow_query_tokens: bool,
     /// Exact origins (scheme://host[:port]) allowed for credentialed browser requests.
