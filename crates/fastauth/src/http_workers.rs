@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use axum::Router;
 use axum::serve::{Listener, ListenerExt};
+use fastauth_store::Dialect;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::{mpsc, watch};
@@ -43,33 +44,19 @@ pub fn runtime(config: &Config) -> std::io::Result<Runtime> {
 }
 
 fn runtime_per_worker(config: &Config) -> bool {
-    config.database.url.starts_with("sqlite:")
+    matches!(Dialect::from_url(&config.database.url), Ok(Dialect::Sqlite))
 }
 
-/// Serves `app` on `listener` from its HTTP workers (`runtime`) until `shutdown` resolves.
+/// Serves `app` on `listener` from its HTTP workers (`runtime`) until `shutdown` resolves; then
+/// no connection is accepted and every worker finishes its in-flight requests. With a runtime per
+/// worker, this thread is the first and `workers - 1` more are started.
 pub async fn serve_app(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if runtime_per_worker(&app.config) {
-        let workers = app.config.http.workers;
-        serve(app, listener, workers, shutdown).await
-    } else {
-        app.serve(listener, shutdown).await
-    }
-}
-
-/// Serves `app` on `listener` from `workers` threads, this one and `workers - 1` more, until
-/// `shutdown` resolves; then no connection is accepted and every thread finishes its in-flight
-/// requests.
-async fn serve(
-    app: App,
-    listener: TcpListener,
-    workers: usize,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    if workers <= 1 {
+    let workers = app.config.http.workers;
+    if !runtime_per_worker(&app.config) || workers <= 1 {
         return app.serve(listener, shutdown).await;
     }
     let local = listener.local_addr().context("reading the listening address")?;
