@@ -12,6 +12,17 @@ need_wrk() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# fresh_database URL: drops and creates the PostgreSQL database URL names, for one run.
+fresh_database() {
+  python3 - "$1" <<'PY'
+import subprocess, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+db = u.path.lstrip("/")
+subprocess.run(["psql", "-h", u.hostname, "-p", str(u.port or 5432), "-U", u.username or "postgres", "-d", "postgres",
+                "-qc", f'drop database if exists "{db}"', "-c", f'create database "{db}"'], check=True)
+PY
+}
+
 # wait_up URL: waits up to 30 s for URL to answer at all.
 wait_up() {
   for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done

@@ -2,7 +2,8 @@
 thread_costs.py PID REQUESTS BEFORE_FILE, after `thread_costs.py PID snapshot > BEFORE_FILE`.
 Prints, by thread name (digits dropped), the CPU milliseconds, the times the threads went to
 sleep (voluntary context switches) and the times they were preempted (involuntary ones), each
-per request. bench/signin-cost prints it for sign-ins at a steady rate."""
+per request. bench/signin-cost prints it for sign-ins at a steady rate. With COUNT_POSTGRES=1 in
+the environment the PostgreSQL server's processes count too, together, as `postgres`."""
 
 import json
 import os
@@ -12,15 +13,29 @@ import sys
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
+def tasks(pid):
+    """(name, /proc directory) of each of the process's threads, and of PostgreSQL's processes
+    where asked."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        yield None, f"/proc/{pid}/task/{tid}"
+    if os.environ.get("COUNT_POSTGRES"):
+        for other in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if open(f"/proc/{other}/comm").read().strip() == "postgres":
+                    yield "postgres", f"/proc/{other}"
+            except OSError:
+                continue
+
+
 def snapshot(pid):
     totals = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    for given_name, path in tasks(pid):
         try:
-            stat = open(f"/proc/{pid}/task/{tid}/stat").read()
-            status = open(f"/proc/{pid}/task/{tid}/status").read()
+            stat = open(f"{path}/stat").read()
+            status = open(f"{path}/status").read()
         except OSError:
             continue  # gone meanwhile
-        name = re.sub(r"[-_:.]?[0-9]+$", "", stat[stat.index("(") + 1 : stat.rindex(")")])
+        name = given_name or re.sub(r"[-_:.]?[0-9]+$", "", stat[stat.index("(") + 1 : stat.rindex(")")])
         fields = stat.rsplit(")", 1)[1].split()
         counts = dict(line.split(":\t") for line in status.splitlines() if ":\t" in line)
         row = totals.setdefault(name, [0, 0, 0])
