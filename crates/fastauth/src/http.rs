@@ -25,6 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::{Router, middleware};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -79,26 +80,32 @@ fn cors(app: &App) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// The whole service.
+/// The whole service. The layers every answer passes through wrap the routes once, from
+/// outside: `Router::layer` wraps each route in each layer, and axum clones a route's whole
+/// stack of boxed services at every level of it for each request (21 boxed clones for six
+/// layers). Only `front` stays inside, where the matched route is known.
 pub fn router(app: App) -> Router {
     let (routes, api) = api().split_for_parts();
-    routes
+    let routes = routes
         .merge(docs::routes(docs::finish(api)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), front))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Responses carry tokens and user data: nothing is cached unless a route says so.
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .with_state(app.clone());
+    let layered = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(|_| {
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error".into(), vec![])
+        }))
+        .layer(cors(&app))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(cors(&app))
-        .layer(CatchPanicLayer::custom(|_| {
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error".into(), vec![])
-        }))
-        .with_state(app)
+        // Responses carry tokens and user data: nothing is cached unless a route says so.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .service(routes);
+    Router::new().fallback_service(layered)
 }
 
 async fn not_found() -> Response {

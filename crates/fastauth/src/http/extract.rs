@@ -192,6 +192,7 @@ pub fn one_credential<const N: usize>(values: [Option<String>; N]) -> Result<Opt
 
 /// One query-string parameter.
 pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    uri.query()?; // most requests have none: nothing to parse
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
