@@ -81,9 +81,9 @@ fn cors(app: &App) -> CorsLayer {
 }
 
 /// The whole service. The layers every answer passes through wrap the routes once, from
-/// outside: `Router::layer` wraps each route in each layer, and axum clones a route's whole
-/// stack of boxed services at every level of it for each request (21 boxed clones for six
-/// layers). Only `front` stays inside, where the matched route is known.
+/// outside: `Router::layer` wraps each route in each layer as a boxed service, and each level
+/// clones the boxed stack below it for every request (`/healthz` +6 %, JWKS +13 % from outside,
+/// three A/B pairs). Only `front` stays inside, where the matched route is known.
 pub fn router(app: App) -> Router {
     let (routes, api) = api().split_for_parts();
     let routes = routes
