@@ -111,9 +111,11 @@ impl Dialect {
                         return StoreError::Conflict(c);
                     }
                 }
-                // 08: connection exception; 53: out of connections or memory; 57P: shutdown, restart.
+                // 08: connection exception; 40: rolled back for a deadlock or a serialization
+                // failure, which a retry can clear; 53: out of connections or memory; 57P:
+                // shutdown, restart.
                 let code = db.code().unwrap_or_default();
-                if self == Dialect::Postgres && ["08", "53", "57P"].iter().any(|class| code.starts_with(class)) {
+                if self == Dialect::Postgres && ["08", "40", "53", "57P"].iter().any(|class| code.starts_with(class)) {
                     return StoreError::Unavailable;
                 }
                 StoreError::Other(anyhow::Error::new(sqlx::Error::Database(db)))
@@ -132,4 +134,25 @@ fn constraint(text: &str) -> Option<Constraint> {
         ("applications_pkey", "applications.id", Constraint::ApplicationId),
     ];
     KNOWN.iter().find(|(pg, lite, _)| text.contains(pg) || text.contains(lite)).map(|(_, _, c)| *c)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+
+    use super::*;
+
+    /// What PostgreSQL's transient failures become, raised by their SQLSTATE codes.
+    #[tokio::test]
+    async fn postgres_failures_a_retry_can_clear_are_unavailable() {
+        let db = crate::testing::TestDb::postgres().await;
+        for (code, unavailable) in
+            [("40P01", true), ("40001", true), ("57P01", true), ("53300", true), ("22023", false)]
+        {
+            let raise = format!("do $$ begin raise exception 'raised' using errcode = '{code}'; end $$");
+            let err = sqlx::query(sqlx::AssertSqlSafe(raise)).execute(&db.store.pool).await.expect_err("raised");
+            let mapped = Dialect::Postgres.map_error(err);
+            assert_eq!(matches!(mapped, StoreError::Unavailable), unavailable, "{code}: {mapped:?}");
+        }
+    }
 }

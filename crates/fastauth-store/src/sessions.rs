@@ -56,7 +56,8 @@ pub(crate) use insert_session;
 /// Ends, at `now`, the live sessions of `user` after the first `skip` most recently used: one
 /// walk down the index of live sessions, where `id not in (the first n)` took two (SQLite: 8
 /// against 22 µs at 50 live sessions). `$skip` is the dialect's clause: `offset n` on
-/// PostgreSQL, `limit -1 offset n` on SQLite, which takes no offset without a limit.
+/// PostgreSQL (with its row locking), `limit -1 offset n` on SQLite, which takes no offset
+/// without a limit.
 macro_rules! end_oldest {
     ($now:literal, $user:literal, $skip:literal) => {
         concat!(
@@ -103,13 +104,17 @@ macro_rules! session_with_roles {
 /// the new session and keeps one fewer of the others. Nor does it see the sessions of racing opens
 /// of the same user that have not committed: each racer can leave one over the cap until the
 /// user's next open (exact would take a lock and a second statement in every sign-in).
+/// The eviction skips the rows another transaction holds (a racing open ending them, a rotation):
+/// racing opens that waited for each other's rows took them in differing orders and deadlocked,
+/// which stalled them all for PostgreSQL's 1 s deadlock timeout. A skipped row is neither ended
+/// nor counted among the kept, so a race leaves more sessions, never fewer.
 const OPEN_SESSION_POSTGRES: &str = concat!(
     "with opened as (",
     insert_session!(),
     " returning ",
     session_columns!(),
     "), ended as (",
-    end_oldest!("$4", "$2", "offset $11 - 1"),
+    end_oldest!("$4", "$2", "offset $11 - 1 for update skip locked"),
     "), event as (",
     insert_event_if_any!(),
     ") ",

@@ -243,6 +243,34 @@ async fn sessions_beyond_the_limit_end_least_recently_used_first(store: Arc<dyn 
     assert_eq!(store.list_live_sessions(&user.id, t).await.expect("list").len(), 1);
 }
 
+store_test!(racing_sign_ins_of_one_user_all_open_and_stay_near_the_limit);
+/// A sign-in flood of one account: each open ends the oldest sessions beyond the limit, so
+/// racing opens end overlapping rows. Taking those rows' locks in differing orders deadlocked
+/// PostgreSQL (a 1 s stall of every racer, then a 500 for its victim).
+async fn racing_sign_ins_of_one_user_all_open_and_stay_near_the_limit(store: Arc<dyn Store>) {
+    const RACERS: usize = 24;
+    app(&store).await;
+    let user = store.create_user_with_roles(&new_user(vec![]), now(), None).await.expect("create");
+    for round in 0..6 {
+        let tasks: Vec<_> = (0..RACERS)
+            .map(|_| {
+                let (store, user) = (store.clone(), user.id.clone());
+                tokio::spawn(
+                    async move { store.create_session(&new_session(&user, &unique("r"), now()), 3, None).await },
+                )
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("join").unwrap_or_else(|e| panic!("round {round}: a racing sign-in failed: {e}"));
+        }
+    }
+    // Each racer may leave one over the limit; the next lone sign-in brings it back.
+    let live = store.list_live_sessions(&user.id, now()).await.expect("list").len();
+    assert!(live <= 3 + RACERS, "{live} live sessions");
+    store.create_session(&new_session(&user.id, &unique("r"), now()), 3, None).await.expect("open");
+    assert_eq!(store.list_live_sessions(&user.id, now()).await.expect("list").len(), 3);
+}
+
 store_test!(signing_keys_rotate_and_revoke);
 async fn signing_keys_rotate_and_revoke(store: Arc<dyn Store>) {
     let key = |kid: &str, at| SigningKeyRecord {
