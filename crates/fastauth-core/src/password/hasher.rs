@@ -164,11 +164,13 @@ fn run_worker(rx: &Receiver<Job>, waiting: &AtomicUsize) {
 }
 
 /// Hashing runs below everything else on the machine, so that token checks, refusals and the
-/// database they wait on run at once even while sign-ins keep every core hashing. On Linux that
-/// is SCHED_IDLE: any thread that wakes preempts it at once, a PostgreSQL server on the same cores
-/// too (nice levels count only within a process's scheduling group, and a server started apart
-/// is in another one). In the mixed load on PostgreSQL, /token's p50 went from 165 ms (nice 10)
-/// to 4.4 ms. Elsewhere: nice 10 (thread-priority maps 0..=99 onto nice 20..=-20).
+/// database they wait on run first even while sign-ins keep every core hashing. On Linux that
+/// is SCHED_IDLE: a thread that wakes goes first, a PostgreSQL server on the same cores too (nice
+/// levels count only within a process's scheduling group, and a server started apart is in
+/// another one). In the mixed load on PostgreSQL, /token's p50 went from 165 ms (nice 10) to 4.4
+/// ms. On the VMs measured it goes first only once the hashing thread enters the scheduler, up to
+/// a tick later (`bench/wakeup-delays`; making the thread yield every 500 µs cost sign-in 10-20 %
+/// there, README). Elsewhere: nice 10 (thread-priority maps 0..=99 onto nice 20..=-20).
 fn lower_priority() -> Result<(), thread_priority::Error> {
     #[cfg(target_os = "linux")]
     {
