@@ -56,17 +56,20 @@ pub(crate) use insert_session;
 /// Ends, at `now`, the live sessions of `user` after the first `skip` most recently used: one
 /// walk down the index of live sessions, where `id not in (the first n)` took two (SQLite: 8
 /// against 22 µs at 50 live sessions). `$skip` is the dialect's clause: `offset n` on
-/// PostgreSQL (with its row locking), `limit -1 offset n` on SQLite, which takes no offset
-/// without a limit.
+/// PostgreSQL, `limit -1 offset n` on SQLite, which takes no offset without a limit. `$open` and
+/// `$close` wrap the chosen rows: on PostgreSQL, in the row locking below.
 macro_rules! end_oldest {
-    ($now:literal, $user:literal, $skip:literal) => {
+    ($now:literal, $user:literal, $skip:literal, $open:literal, $close:literal) => {
         concat!(
             "update sessions set revoked_at = ",
             $now,
-            " where id in (select id from sessions where user_id = ",
+            " where id in (",
+            $open,
+            "select id from sessions where user_id = ",
             $user,
             " and revoked_at is null order by last_used_at desc, id desc ",
             $skip,
+            $close,
             ")"
         )
     };
@@ -104,17 +107,18 @@ macro_rules! session_with_roles {
 /// the new session and keeps one fewer of the others. Nor does it see the sessions of racing opens
 /// of the same user that have not committed: each racer can leave one over the cap until the
 /// user's next open (exact would take a lock and a second statement in every sign-in).
-/// The eviction skips the rows another transaction holds (a racing open ending them, a rotation):
-/// racing opens that waited for each other's rows took them in differing orders and deadlocked,
-/// which stalled them all for PostgreSQL's 1 s deadlock timeout. A skipped row is neither ended
-/// nor counted among the kept, so a race leaves more sessions, never fewer.
+/// Of the sessions to end, it skips those another transaction holds (a racing open ending them,
+/// a rotation): racing opens that waited for each other's rows took them in differing orders and
+/// deadlocked, which stalled them all for PostgreSQL's 1 s deadlock timeout. A skipped session
+/// stays live until the user's next open. The lock is taken on the sessions to end only (rows
+/// skipped by an offset would be locked too, each lock a write).
 const OPEN_SESSION_POSTGRES: &str = concat!(
     "with opened as (",
     insert_session!(),
     " returning ",
     session_columns!(),
     "), ended as (",
-    end_oldest!("$4", "$2", "offset $11 - 1 for update skip locked"),
+    end_oldest!("$4", "$2", "offset $11 - 1", "select id from sessions where id in (", ") for update skip locked"),
     "), event as (",
     insert_event_if_any!(),
     ") ",
@@ -132,7 +136,7 @@ const OPEN_SESSION_SQLITE: &str = concat!(
     "; ",
     insert_event_if_any!(),
     "; ",
-    end_oldest!("$4", "$2", "limit -1 offset $11 + 0"),
+    end_oldest!("$4", "$2", "limit -1 offset $11 + 0", "", ""),
     "; ",
     session_with_roles!("sessions o"),
     " where o.id = $1 order by r.id; commit"
