@@ -23,7 +23,8 @@ fn main() {
         for _ in 0..threads {
             scope.spawn(|| {
                 let (mut x, mut done) = (1u64, 0u64);
-                let mut next_yield = yield_every.map(|every| Instant::now() + every);
+                // (how often, when next) while yielding.
+                let mut yields = yield_every.map(|every| (every, Instant::now() + every));
                 loop {
                     for _ in 0..BATCH {
                         x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
@@ -33,11 +34,11 @@ fn main() {
                     if now >= until {
                         break;
                     }
-                    if let (Some(at), Some(every)) = (next_yield, yield_every)
-                        && now >= at
+                    if let Some((every, next)) = &mut yields
+                        && now >= *next
                     {
                         std::thread::yield_now();
-                        next_yield = Some(now + every);
+                        *next = now + *every;
                     }
                 }
                 steps.fetch_add(done, Ordering::Relaxed);
