@@ -95,17 +95,11 @@ impl RoleStore for SqlStore {
     }
 
     async fn find_role_by_name(&self, name: &str, application: Option<&ClientId>) -> StoreResult<Option<Role>> {
-        let row = sqlx::query(concat!(
-            "select ",
-            role_columns!(),
-            " from roles where role_name = $1 and coalesce(application, '') = $2"
-        ))
-        .bind(name)
-        .bind(application.map_or("", ClientId::as_str))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.error(e))?;
-        row.map(|r| rows::role(&r)).transpose().map_err(|e| self.error(e))
+        // Every sign-up reads its default role: a hot read.
+        let sql =
+            concat!("select ", role_columns!(), " from roles where role_name = $1 and coalesce(application, '') = $2");
+        let rows = self.read_kept(sqlx::query(sql).bind(name).bind(application.map_or("", ClientId::as_str))).await?;
+        rows.first().map(rows::role).transpose().map_err(|e| self.error(e))
     }
 
     async fn roles_of_user(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<Role>> {

@@ -221,13 +221,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>> {
-        let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
-        let rows = sqlx::query(session_with_user!())
-            .bind(id.as_str())
-            .fetch_all(lease.conn())
-            .await
-            .map_err(|e| self.error(e))?;
-        lease.finish();
+        let rows = self.read_kept(sqlx::query(session_with_user!()).bind(id.as_str())).await?;
         with_user(&rows).map_err(|e| self.error(e))
     }
 

@@ -151,10 +151,8 @@ impl SqlStore {
     }
 
     async fn find_user_where(&self, sql: &'static str, value: &str) -> StoreResult<Option<User>> {
-        let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
-        let row = sqlx::query(sql).bind(value).fetch_optional(lease.conn()).await.map_err(|e| self.error(e))?;
-        lease.finish();
-        row.map(|r| rows::user(&r)).transpose().map_err(|e| self.error(e))
+        let rows = self.read_kept(sqlx::query(sql).bind(value)).await?;
+        rows.first().map(rows::user).transpose().map_err(|e| self.error(e))
     }
 }
 
