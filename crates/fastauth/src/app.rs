@@ -69,6 +69,10 @@ impl App {
         })?;
         let p = &config.passwords;
         let hasher = PasswordHasher::new(p.params, p.workers, p.queue)?;
+        if let Some(dir) = &p.cgroup {
+            crate::hash_cgroup::place_threads(dir, hasher.thread_ids())?;
+            tracing::info!(cgroup = %dir.display(), "hashing threads in an idle cgroup");
+        }
         let t = &config.tokens;
         let settings = CoreSettings {
             access_ttl: t.access_ttl,

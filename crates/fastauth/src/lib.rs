@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
+pub mod hash_cgroup;
 pub mod http;
 pub mod http_workers;
 pub mod limits;

@@ -67,6 +67,8 @@ struct Inner {
     params: HashParams,
     /// How many jobs may wait (HASH_QUEUE).
     capacity: usize,
+    /// The threads' ids in the kernel (Linux only), for HASH_CGROUP.
+    thread_ids: Vec<u32>,
     /// A hash of a random password, checked when the account does not exist so that the
     /// answer takes as long as for a real one.
     dummy: String,
@@ -77,17 +79,29 @@ impl PasswordHasher {
         params.to_argon2(32).map_err(|e| anyhow!("invalid Argon2 parameters: {e}"))?;
         let (jobs, rx) = flume::bounded::<Job>(queue);
         let waiting = Arc::new(AtomicUsize::new(0));
+        let (ids, started) = std::sync::mpsc::channel();
         for n in 0..workers.max(1) {
-            let (rx, waiting) = (rx.clone(), waiting.clone());
+            let (rx, waiting, ids) = (rx.clone(), waiting.clone(), ids.clone());
             std::thread::Builder::new()
                 .name(format!("hash-{n}"))
-                .spawn(move || run_worker(&rx, &waiting))
+                .spawn(move || {
+                    let _ = ids.send(own_thread_id());
+                    drop(ids);
+                    run_worker(&rx, &waiting);
+                })
                 .context("starting a hashing thread")?;
         }
+        drop(ids);
+        let thread_ids = started.iter().flatten().collect();
         let mut salt = [0u8; 16];
         fill_random(&mut salt);
         let dummy = hash_with(params, &uuid::Uuid::new_v4().to_string(), &salt, &mut None)?;
-        Ok(Self { inner: Arc::new(Inner { jobs, waiting, params, capacity: queue, dummy }) })
+        Ok(Self { inner: Arc::new(Inner { jobs, waiting, params, capacity: queue, thread_ids, dummy }) })
+    }
+
+    /// The hashing threads' ids in the kernel; empty where they are not known (not Linux).
+    pub fn thread_ids(&self) -> &[u32] {
+        &self.inner.thread_ids
     }
 
     /// Jobs accepted but not yet started (exported as a metric).
@@ -152,6 +166,13 @@ impl PasswordHasher {
     }
 }
 
+/// The calling thread's id in the kernel (`/proc/thread-self` is `<pid>/task/<tid>`; std has no
+/// gettid).
+fn own_thread_id() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
 fn run_worker(rx: &Receiver<Job>, waiting: &AtomicUsize) {
     if let Err(e) = lower_priority() {
         tracing::debug!(error = %e, "hashing thread keeps the default priority");
@@ -163,14 +184,17 @@ fn run_worker(rx: &Receiver<Job>, waiting: &AtomicUsize) {
     }
 }
 
-/// Hashing runs below everything else on the machine, so that token checks, refusals and the
-/// database they wait on run first even while sign-ins keep every core hashing. On Linux that
-/// is SCHED_IDLE: a thread that wakes goes first, a PostgreSQL server on the same cores too (nice
-/// levels count only within a process's scheduling group, and a server started apart is in
-/// another one). In the mixed load on PostgreSQL, /token's p50 went from 165 ms (nice 10) to 4.4
-/// ms. On the VMs measured it goes first only once the hashing thread enters the scheduler, up to
-/// a tick later (`bench/wakeup-delays`; making the thread yield every 500 µs cost sign-in 10-20 %
-/// there, README). Elsewhere: nice 10 (thread-priority maps 0..=99 onto nice 20..=-20).
+/// Hashing runs below everything else it can, so that token checks, refusals and the database
+/// they wait on run first even while sign-ins keep every core hashing. On Linux that is
+/// SCHED_IDLE, which orders threads within the process's scheduling group (its autogroup or
+/// cgroup): fastauth's own threads go first. Other groups, such as a PostgreSQL server or the
+/// kernel's network thread, compete with the group as a whole. SCHED_IDLE lowers its weight (in
+/// the mixed load on PostgreSQL, /token's p50 went from 165 ms at nice 10 to 4.4 ms) but does not
+/// let them go first: with the pool saturated, `ksoftirqd` waited up to 80-524 ms for a core, and
+/// at most 10-22 ms with the hashing threads in a cgroup with `cpu.idle` (README; not built). On
+/// the VMs measured even a thread of the group waits up to a tick (`bench/wakeup-delays`; making
+/// the thread yield every 500 µs cost sign-in 10-20 % there, README). Elsewhere: nice 10
+/// (thread-priority maps 0..=99 onto nice 20..=-20).
 fn lower_priority() -> Result<(), thread_priority::Error> {
     #[cfg(target_os = "linux")]
     {
@@ -329,6 +353,19 @@ mod tests {
         // The one thread takes jobs in order: once this one answers, the abandoned one was taken.
         hasher.hash(&Password::new("after the abandoned job")).await.expect("hash");
         assert_eq!(ran.load(Ordering::SeqCst), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn knows_its_threads_ids() {
+        let hasher = PasswordHasher::new(CHEAP, 3, 4).expect("hasher");
+        let mut names: Vec<String> = hasher
+            .thread_ids()
+            .iter()
+            .map(|id| std::fs::read_to_string(format!("/proc/self/task/{id}/comm")).expect("a thread of this process"))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["hash-0\n", "hash-1\n", "hash-2\n"]);
     }
 
     #[cfg(target_os = "linux")]

@@ -1,4 +1,6 @@
-//! Password hashing costs and the hashing pool's size.
+//! Password hashing costs and the hashing pool's size and place.
+
+use std::path::PathBuf;
 
 use fastauth_core::password::HashParams;
 
@@ -9,6 +11,8 @@ pub struct PasswordConfig {
     pub params: HashParams,
     pub workers: usize,
     pub queue: usize,
+    /// A cgroup made idle for the hashing threads (HASH_CGROUP, `crate::hash_cgroup`).
+    pub cgroup: Option<PathBuf>,
 }
 
 impl PasswordConfig {
@@ -26,6 +30,13 @@ impl PasswordConfig {
             params,
             workers: env.get_in("HASH_WORKERS", cores, 1..=1024)?,
             queue: env.get_in("HASH_QUEUE", 64, 0..=100_000)?,
+            cgroup: env.parse_with("HASH_CGROUP", |v| {
+                let path = PathBuf::from(v);
+                if !path.is_absolute() {
+                    return Err("must be an absolute path".into());
+                }
+                crate::hash_cgroup::check(&path).map(|()| path)
+            })?,
         })
     }
 }

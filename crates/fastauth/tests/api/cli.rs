@@ -26,7 +26,15 @@ fn fastauth(dir: &std::path::Path) -> Command {
 #[test]
 fn bad_configuration_exits_2_with_one_line_naming_the_variable() {
     let dir = workdir();
-    for (var, value) in [("LISTEN_ADDR", "nowhere"), ("ALGORITHM", "none"), ("DATABASE_URL", "postgres://x/y")] {
+    let bad = [
+        ("LISTEN_ADDR", "nowhere"),
+        ("ALGORITHM", "none"),
+        ("DATABASE_URL", "postgres://x/y"),
+        ("HASH_CGROUP", "hashing"),
+        // Absolute, but no cgroup.
+        ("HASH_CGROUP", "/proc/self"),
+    ];
+    for (var, value) in bad {
         let out = fastauth(&dir).env(var, value).output().expect("run");
         assert_eq!(out.status.code(), Some(2), "{var}");
         let stderr = String::from_utf8_lossy(&out.stderr);
