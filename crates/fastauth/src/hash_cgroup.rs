@@ -4,7 +4,7 @@
 //! SCHED_IDLE orders threads within the process's scheduling group (its autogroup or cgroup).
 //! Other groups, such as a PostgreSQL server on the same host or the kernel's network thread
 //! (`ksoftirqd`), compete with fastauth's group as a whole. With the hash pool saturated they
-//! waited up to 80-524 ms for a core, and at most 10-22 ms with the hashing threads in an idle
+//! waited up to 332-524 ms for a core, and at most 9-22 ms with the hashing threads in an idle
 //! cgroup (README, performance).
 //!
 //! On cgroup v1 the directory is in the `cpu` hierarchy and the threads go into its `tasks`. On

@@ -190,8 +190,8 @@ fn run_worker(rx: &Receiver<Job>, waiting: &AtomicUsize) {
 /// cgroup): fastauth's own threads go first. Other groups, such as a PostgreSQL server or the
 /// kernel's network thread, compete with the group as a whole. SCHED_IDLE lowers its weight (in
 /// the mixed load on PostgreSQL, /token's p50 went from 165 ms at nice 10 to 4.4 ms) but does not
-/// let them go first: with the pool saturated, `ksoftirqd` waited up to 80-524 ms for a core, and
-/// at most 10-22 ms with the hashing threads in a cgroup with `cpu.idle` (README; not built). On
+/// let them go first: with the pool saturated, `ksoftirqd` waited up to 332-524 ms for a core,
+/// and nothing outside fastauth over 9-22 ms with the threads in an idle cgroup (HASH_CGROUP). On
 /// the VMs measured even a thread of the group waits up to a tick (`bench/wakeup-delays`; making
 /// the thread yield every 500 µs cost sign-in 10-20 % there, README). Elsewhere: nice 10
 /// (thread-priority maps 0..=99 onto nice 20..=-20).
