@@ -42,3 +42,14 @@ load() {
 }
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+
+# signup EMAIL / signin EMAIL FIELD: an account with BENCH_PASSWORD at $base, and one field
+# (access_token, refresh_token) of a sign-in's answer.
+signup() {
+  curl -sf -X POST "$base/signup" -H 'content-type: application/json' \
+    -d "{\"firstname\":\"Bench\",\"lastname\":\"User\",\"email\":\"$1\",\"password\":\"$BENCH_PASSWORD\"}" >/dev/null
+}
+signin() {
+  curl -sf -X POST "$base/signin" -H 'content-type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"$BENCH_PASSWORD\"}" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
+}
