@@ -7,6 +7,7 @@ mod apps;
 mod audit;
 mod dialect;
 pub mod fastauthcore;
+mod inline_reads;
 mod kept;
 mod keys;
 mod one_call;
@@ -34,7 +35,9 @@ use sqlx::{AnyPool, Transaction};
 use time::OffsetDateTime;
 
 pub use dialect::Dialect;
+use inline_reads::InlineReads;
 use kept::Kept;
+use rows::Cells;
 use writer::Writer;
 
 /// Pool settings (how long a request may wait for a connection before it is 503).
@@ -63,6 +66,8 @@ pub struct SqlStore {
     /// Connections of `pool` kept between the hottest reads (and PostgreSQL's one-call writes),
     /// skipping sqlx's ping on return.
     kept: Arc<Kept>,
+    /// On SQLite, where the hottest reads run instead (on the calling thread).
+    inline: Option<Arc<InlineReads>>,
     dialect: Dialect,
 }
 
@@ -83,16 +88,42 @@ impl SqlStore {
         let dialect = Dialect::from_url(url)?;
         let url = dialect.prepare_url(url)?;
         let pool = pool_options(dialect, settings, settings.max_connections).connect_lazy(&url)?;
-        let writer = match dialect {
-            Dialect::Sqlite => Writer::new(pool_options(dialect, settings, 1).connect_lazy(&url)?, true),
-            Dialect::Postgres => Writer::new(pool.clone(), false),
+        let (writer, inline) = match dialect {
+            Dialect::Sqlite => {
+                let writer = Writer::new(pool_options(dialect, settings, 1).connect_lazy(&url)?, true);
+                (writer, Some(Arc::new(InlineReads::new(&url, settings.max_connections as usize))))
+            }
+            Dialect::Postgres => (Writer::new(pool.clone(), false), None),
         };
-        Ok(Self { pool, writer, kept: Arc::new(Kept::new(settings.max_connections)), dialect })
+        let kept = Arc::new(Kept::new(settings.max_connections));
+        Ok(Self { pool, writer, kept, inline, dialect })
     }
 
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Tx> {
         self.writer.turn().pool().begin().await.map_err(|e| self.error(e))
+    }
+
+    /// One of the hottest reads: `sql` with its parameters `$1, $2, …` bound to `params`, its rows
+    /// given to `decode`. On SQLite on this thread, else on a kept connection.
+    pub(crate) async fn read_hot<T>(
+        &self,
+        sql: &'static str,
+        params: &[&str],
+        decode: impl FnOnce(&[&dyn Cells]) -> Result<T, sqlx::Error>,
+    ) -> StoreResult<T> {
+        let decoded = match &self.inline {
+            Some(inline) => {
+                let rows = inline.rows(sql, params)?;
+                decode(&rows.iter().map(|r| r as &dyn Cells).collect::<Vec<_>>())
+            }
+            None => {
+                let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
+                let rows = self.read_kept(query).await?;
+                decode(&rows.iter().map(|r| r as &dyn Cells).collect::<Vec<_>>())
+            }
+        };
+        decoded.map_err(|e| self.error(e))
     }
 
     /// The one place a `sqlx::Error` becomes a `StoreError`.
@@ -103,6 +134,9 @@ impl SqlStore {
     /// Closes the pool (tests, shutdown).
     pub async fn close(&self) {
         self.kept.release();
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         self.pool.close().await;
         self.writer.close().await;
     }

@@ -98,8 +98,8 @@ impl RoleStore for SqlStore {
         // Every sign-up reads its default role: a hot read.
         let sql =
             concat!("select ", role_columns!(), " from roles where role_name = $1 and coalesce(application, '') = $2");
-        let rows = self.read_kept(sqlx::query(sql).bind(name).bind(application.map_or("", ClientId::as_str))).await?;
-        rows.first().map(rows::role).transpose().map_err(|e| self.error(e))
+        let params = [name, application.map_or("", ClientId::as_str)];
+        self.read_hot(sql, &params, |rows| rows.first().map(rows::role).transpose()).await
     }
 
     async fn roles_of_user(&self, user: &UserId, app: &ClientId) -> StoreResult<Vec<Role>> {

@@ -4,7 +4,6 @@ use fastauth_core::email::Email;
 use fastauth_core::ids::{ClientId, SessionId, UserId};
 use fastauth_core::model::{AuditEvent, Role, Session, SigningKeyRecord, User, UserStatus};
 use fastauth_core::phone::PhoneNumber;
-use sqlx::Any;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -51,46 +50,92 @@ macro_rules! user_columns {
 pub(crate) use user_columns;
 pub(crate) const USER_COLUMNS: usize = 12;
 
+/// The cells of one result row, read by position: a row of sqlx's, or one read on the calling
+/// thread (`inline_reads`). Every column the decoders below read is an integer or text.
+pub(crate) trait Cells {
+    fn int(&self, at: usize) -> Result<Option<i64>, sqlx::Error>;
+    fn text(&self, at: usize) -> Result<Option<String>, sqlx::Error>;
+}
+
+impl Cells for AnyRow {
+    fn int(&self, at: usize) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get(at)
+    }
+
+    fn text(&self, at: usize) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(at)
+    }
+}
+
+impl<C: Cells + ?Sized> Cells for &C {
+    fn int(&self, at: usize) -> Result<Option<i64>, sqlx::Error> {
+        (**self).int(at)
+    }
+
+    fn text(&self, at: usize) -> Result<Option<String>, sqlx::Error> {
+        (**self).text(at)
+    }
+}
+
 /// Reads consecutive columns of one row from a starting position.
 struct Columns<'r> {
-    row: &'r AnyRow,
+    row: &'r dyn Cells,
     next: usize,
 }
 
 impl<'r> Columns<'r> {
-    fn new(row: &'r AnyRow, from: usize) -> Self {
+    fn new(row: &'r dyn Cells, from: usize) -> Self {
         Self { row, next: from }
     }
 
-    fn get<T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(&mut self) -> Result<T, sqlx::Error> {
+    fn opt_int(&mut self) -> Result<Option<i64>, sqlx::Error> {
         self.next += 1;
-        self.row.try_get(self.next - 1)
+        self.row.int(self.next - 1)
+    }
+
+    fn opt_text(&mut self) -> Result<Option<String>, sqlx::Error> {
+        self.next += 1;
+        self.row.text(self.next - 1)
+    }
+
+    fn int(&mut self) -> Result<i64, sqlx::Error> {
+        let at = self.next;
+        self.opt_int()?.ok_or_else(|| null(at))
+    }
+
+    fn text(&mut self) -> Result<String, sqlx::Error> {
+        let at = self.next;
+        self.opt_text()?.ok_or_else(|| null(at))
     }
 
     fn time(&mut self) -> Result<OffsetDateTime, sqlx::Error> {
-        from_ms(self.get()?)
+        from_ms(self.int()?)
     }
 
     fn opt_time(&mut self) -> Result<Option<OffsetDateTime>, sqlx::Error> {
-        self.get::<Option<i64>>()?.map(from_ms).transpose()
+        self.opt_int()?.map(from_ms).transpose()
     }
 }
 
-pub(crate) fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
+fn null(at: usize) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: at.to_string(), source: "null in a column that holds a value".into() }
+}
+
+pub(crate) fn user<R: Cells>(row: &R) -> Result<User, sqlx::Error> {
     user_at(row, 0)
 }
 
-pub(crate) fn user_at(row: &AnyRow, from: usize) -> Result<User, sqlx::Error> {
+pub(crate) fn user_at(row: &dyn Cells, from: usize) -> Result<User, sqlx::Error> {
     let mut c = Columns::new(row, from);
     Ok(User {
-        id: UserId::from_trusted(c.get()?),
-        firstname: c.get()?,
-        lastname: c.get()?,
-        email: c.get::<Option<String>>()?.map(Email::from_trusted),
-        phone_number: c.get::<Option<String>>()?.map(PhoneNumber::from_trusted),
-        password_hash: c.get()?,
-        source_profile: c.get()?,
-        status: UserStatus::from_code(c.get()?),
+        id: UserId::from_trusted(c.text()?),
+        firstname: c.text()?,
+        lastname: c.text()?,
+        email: c.opt_text()?.map(Email::from_trusted),
+        phone_number: c.opt_text()?.map(PhoneNumber::from_trusted),
+        password_hash: c.opt_text()?,
+        source_profile: c.opt_text()?,
+        status: UserStatus::from_code(c.int()?),
         email_verified_at: c.opt_time()?,
         phone_verified_at: c.opt_time()?,
         created_at: c.time()?,
@@ -105,28 +150,28 @@ macro_rules! role_columns {
 }
 pub(crate) use role_columns;
 
-pub(crate) fn role(row: &AnyRow) -> Result<Role, sqlx::Error> {
+pub(crate) fn role<R: Cells>(row: &R) -> Result<Role, sqlx::Error> {
     role_at(row, 0)
 }
 
-pub(crate) fn role_at(row: &AnyRow, from: usize) -> Result<Role, sqlx::Error> {
+pub(crate) fn role_at(row: &dyn Cells, from: usize) -> Result<Role, sqlx::Error> {
     let mut c = Columns::new(row, from);
     Ok(Role {
-        id: c.get()?,
-        role_name: c.get()?,
-        permissions: serde_json::from_str(&c.get::<String>()?).map_err(|e| sqlx::Error::Decode(e.into()))?,
-        department_name: c.get()?,
-        department_id: c.get()?,
-        is_active: c.get::<i64>()? != 0,
-        application: c.get::<Option<String>>()?.map(ClientId::from_trusted),
+        id: c.int()?,
+        role_name: c.text()?,
+        permissions: serde_json::from_str(&c.text()?).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        department_name: c.opt_text()?,
+        department_id: c.opt_text()?,
+        is_active: c.int()? != 0,
+        application: c.opt_text()?.map(ClientId::from_trusted),
     })
 }
 
 /// The roles of a left join, one per row from column `from` on (none where those are null).
-pub(crate) fn roles_at(rows: &[AnyRow], from: usize) -> Result<Vec<Role>, sqlx::Error> {
+pub(crate) fn roles_at<R: Cells>(rows: &[R], from: usize) -> Result<Vec<Role>, sqlx::Error> {
     let mut roles = Vec::with_capacity(rows.len());
     for row in rows {
-        if row.try_get::<Option<i64>, _>(from)?.is_some() {
+        if row.int(from)?.is_some() {
             roles.push(role_at(row, from)?);
         }
     }
@@ -142,24 +187,24 @@ macro_rules! session_columns {
 pub(crate) use session_columns;
 pub(crate) const SESSION_COLUMNS: usize = 11;
 
-pub(crate) fn session(row: &AnyRow) -> Result<Session, sqlx::Error> {
+pub(crate) fn session<R: Cells>(row: &R) -> Result<Session, sqlx::Error> {
     session_at(row, 0)
 }
 
-pub(crate) fn session_at(row: &AnyRow, from: usize) -> Result<Session, sqlx::Error> {
+pub(crate) fn session_at(row: &dyn Cells, from: usize) -> Result<Session, sqlx::Error> {
     let mut c = Columns::new(row, from);
     Ok(Session {
-        id: SessionId::from_trusted(c.get()?),
-        user_id: UserId::from_trusted(c.get()?),
-        client_id: ClientId::from_trusted(c.get()?),
+        id: SessionId::from_trusted(c.text()?),
+        user_id: UserId::from_trusted(c.text()?),
+        client_id: ClientId::from_trusted(c.text()?),
         created_at: c.time()?,
         last_used_at: c.time()?,
         idle_expires_at: c.time()?,
         absolute_expires_at: c.time()?,
         revoked_at: c.opt_time()?,
-        user_agent: c.get()?,
-        ip: c.get()?,
-        test_identity: c.get::<i64>()? != 0,
+        user_agent: c.opt_text()?,
+        ip: c.opt_text()?,
+        test_identity: c.int()? != 0,
     })
 }
 

@@ -5,11 +5,12 @@ use fastauth_core::ids::{SessionId, UserId};
 use fastauth_core::model::{NewAuditEvent, NewSession, Role, Rotation, Session, SessionWithUser};
 use fastauth_core::ports::{SessionStore, StoreResult};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use crate::audit::{audit_columns, bind_event};
-use crate::rows::{self, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns};
+use crate::rows::{
+    self, Cells, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns,
+};
 use crate::{AnyQuery, Dialect, SqlStore};
 
 /// Replaces the session's current refresh token if the session is live, in one statement: the row
@@ -159,7 +160,7 @@ pub(crate) fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQue
 
 /// The session, its user and their roles from the rows of `session_with_user!` (or of a
 /// statement with its columns), if there are any.
-pub(crate) fn with_user(rows: &[AnyRow]) -> Result<Option<SessionWithUser>, sqlx::Error> {
+pub(crate) fn with_user<R: Cells>(rows: &[R]) -> Result<Option<SessionWithUser>, sqlx::Error> {
     let Some(first) = rows.first() else { return Ok(None) };
     let roles = rows::roles_at(rows, SESSION_COLUMNS + USER_COLUMNS)?;
     Ok(Some(SessionWithUser { session: rows::session(first)?, user: rows::user_at(first, SESSION_COLUMNS)?, roles }))
@@ -221,8 +222,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session_with_user(&self, id: &SessionId) -> StoreResult<Option<SessionWithUser>> {
-        let rows = self.read_kept(sqlx::query(session_with_user!()).bind(id.as_str())).await?;
-        with_user(&rows).map_err(|e| self.error(e))
+        self.read_hot(session_with_user!(), &[id.as_str()], |rows| with_user(rows)).await
     }
 
     async fn list_live_sessions(&self, user: &UserId, now: OffsetDateTime) -> StoreResult<Vec<Session>> {

@@ -151,8 +151,7 @@ impl SqlStore {
     }
 
     async fn find_user_where(&self, sql: &'static str, value: &str) -> StoreResult<Option<User>> {
-        let rows = self.read_kept(sqlx::query(sql).bind(value)).await?;
-        rows.first().map(rows::user).transpose().map_err(|e| self.error(e))
+        self.read_hot(sql, &[value], |rows| rows.first().map(rows::user).transpose()).await
     }
 }
 
