@@ -1,8 +1,8 @@
-//! Connections kept out of the pool between the hottest reads (`/token`'s session, sign-in's user,
-//! sign-up's default role) and, on PostgreSQL, the one-statement writes of sign-in and sign-up.
-//! sqlx pings every connection as it goes back to its pool: a second round trip to PostgreSQL, or a
-//! second hand-off to SQLite's thread, for every read (without it `/token` went from about 7,000 to
-//! 9,000 req/s on PostgreSQL here, 16,400 to 20,100 on SQLite). A read that finished leaves its
+//! On PostgreSQL, connections kept out of the pool between the hottest reads (`/token`'s session,
+//! sign-in's user, sign-up's default role) and the one-statement writes of sign-in and sign-up
+//! (on SQLite those reads run on the calling thread, `inline_reads`). sqlx pings every connection
+//! as it goes back to its pool: a second round trip to PostgreSQL for every read (without it
+//! `/token` went from about 7,000 to 9,000 req/s here). A read that finished leaves its
 //! connection here for the next; one that failed or was cancelled drops it, and it goes back
 //! through the pool, whose ping cleans up after it or closes it.
 

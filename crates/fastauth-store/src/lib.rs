@@ -63,8 +63,8 @@ pub struct SqlStore {
     /// connection); here they wait their turn in the pool's queue. On PostgreSQL the same pool
     /// as `pool`.
     writer: Writer,
-    /// Connections of `pool` kept between the hottest reads (and PostgreSQL's one-call writes),
-    /// skipping sqlx's ping on return.
+    /// On PostgreSQL, connections of `pool` kept between the hottest reads and the one-call
+    /// writes, skipping sqlx's ping on return.
     kept: Arc<Kept>,
     /// On SQLite, where the hottest reads run instead (on the calling thread).
     inline: Option<Arc<InlineReads>>,
