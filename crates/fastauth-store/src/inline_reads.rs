@@ -40,8 +40,9 @@ impl InlineReads {
     pub(crate) fn new(url: &str, keep: usize) -> Self {
         let url = url.trim_start_matches("sqlite://");
         let (file, options) = url.split_once('?').unwrap_or((url, ""));
-        // A file name's `?`, `#` and `%` would end or escape the path in a URI.
-        let file = file.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+        // A file name's `#` and `%` would end or escape the path in a URI (its `?` cannot occur:
+        // the URL's options start at the first).
+        let file = file.replace('%', "%25").replace('#', "%23");
         Self { uri: format!("file:{file}?{options}"), idle: Mutex::new(Vec::new()), keep }
     }
 
