@@ -5,10 +5,11 @@ use fastauth_core::ids::UserId;
 use fastauth_core::model::{AuditEvent, AuditFilter, NewAuditEvent};
 use fastauth_core::ports::{AuditStore, StoreResult};
 
+use crate::SqlStore;
+use crate::args::Args;
 use crate::rows::{self, ms};
-use crate::{AnyQuery, SqlStore};
 
-/// An audit row's columns, in the order `bind_event` binds them.
+/// An audit row's columns, in the order `event_args` adds them.
 macro_rules! audit_columns {
     () => {
         "type, at, actor_id, subject_id, ip, details"
@@ -16,15 +17,14 @@ macro_rules! audit_columns {
 }
 pub(crate) use audit_columns;
 
-/// Binds the next six parameters to `e`'s columns (`audit_columns!`), or to nulls.
-pub(crate) fn bind_event<'q>(query: AnyQuery<'q>, e: Option<&'q NewAuditEvent>) -> AnyQuery<'q> {
-    query
-        .bind(e.map(|e| e.kind))
-        .bind(e.map(|e| ms(e.at)))
-        .bind(e.and_then(|e| e.actor_id.as_ref().map(UserId::as_str)))
-        .bind(e.and_then(|e| e.subject_id.as_ref().map(UserId::as_str)))
-        .bind(e.and_then(|e| e.ip.as_deref()))
-        .bind(e.map(|e| e.details.to_string()))
+/// Adds the next six parameters: `e`'s columns (`audit_columns!`), or nulls.
+pub(crate) fn event_args(args: Args, e: Option<&NewAuditEvent>) -> Args {
+    args.add(e.map(|e| e.kind))
+        .add(e.map(|e| ms(e.at)))
+        .add(e.and_then(|e| e.actor_id.as_ref().map(UserId::as_str)))
+        .add(e.and_then(|e| e.subject_id.as_ref().map(UserId::as_str)))
+        .add(e.and_then(|e| e.ip.as_deref()))
+        .add(e.map(|e| e.details.to_string()))
 }
 
 /// Writes one audit row, on its own or inside the transaction of the change it records.
@@ -32,9 +32,8 @@ pub(crate) async fn insert_event<'c>(
     db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     e: &NewAuditEvent,
 ) -> Result<(), sqlx::Error> {
-    let insert =
-        sqlx::query(concat!("insert into audit_events (", audit_columns!(), ") values ($1, $2, $3, $4, $5, $6)"));
-    bind_event(insert, Some(e)).execute(db).await.map(drop)
+    let insert = concat!("insert into audit_events (", audit_columns!(), ") values ($1, $2, $3, $4, $5, $6)");
+    event_args(Args::default(), Some(e)).query(insert).execute(db).await.map(drop)
 }
 
 #[async_trait]

@@ -14,6 +14,14 @@ pub enum Dialect {
     Sqlite,
 }
 
+/// Each SQLite connection's settings (sqlx's and the direct writer's). WAL lets readers run
+/// beside the one writer; waiting writers retry for 5 s. The log is moved into the database by
+/// `Store::checkpoint`, beside the writer: left to SQLite, every 1,000 pages a committing writer
+/// did it and writes stalled for up to 2 s while readers were busy. SQLite's own at 10,000 pages
+/// (40 MiB) is the backstop for a log that readers never leave long enough to start again.
+pub(crate) const SQLITE_PRAGMAS: &str = "pragma journal_mode = wal; pragma synchronous = normal; \
+    pragma busy_timeout = 5000; pragma foreign_keys = on; pragma wal_autocheckpoint = 10000";
+
 /// Paired migrations: the same file names in both trees (a test checks it).
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -65,16 +73,7 @@ impl Dialect {
 
     pub(crate) async fn on_connect(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         if self == Dialect::Sqlite {
-            // WAL lets readers run beside the one writer; waiting writers retry for 5 s. The
-            // log is moved into the database by `Store::checkpoint`, beside the writer: left to
-            // SQLite, every 1,000 pages a committing writer did it and writes stalled for up to
-            // 2 s while readers were busy. SQLite's own at 10,000 pages (40 MiB) is the backstop
-            // for a log that readers never leave long enough to start again.
-            conn.execute(
-                "pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000; \
-                 pragma foreign_keys = on; pragma wal_autocheckpoint = 10000",
-            )
-            .await?;
+            conn.execute(SQLITE_PRAGMAS).await?;
         }
         Ok(())
     }
@@ -125,7 +124,8 @@ impl Dialect {
     }
 }
 
-fn constraint(text: &str) -> Option<Constraint> {
+/// The unique constraint a database's message names, where fastauth knows it.
+pub(crate) fn constraint(text: &str) -> Option<Constraint> {
     const KNOWN: &[(&str, &str, Constraint)] = &[
         ("users_email_key", "users.email", Constraint::UserEmail),
         ("users_phone_key", "users.phone_number", Constraint::UserPhone),

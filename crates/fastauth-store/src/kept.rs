@@ -1,6 +1,6 @@
 //! On PostgreSQL, connections kept out of the pool between the hottest reads (`/token`'s session,
 //! sign-in's user, sign-up's default role) and the one-statement writes of sign-in and sign-up
-//! (on SQLite those reads run on the calling thread, `inline_reads`). sqlx pings every connection
+//! (on SQLite those reads run on the calling thread, `sqlite_direct`). sqlx pings every connection
 //! as it goes back to its pool: a second round trip to PostgreSQL for every read (without it
 //! `/token` went from about 7,000 to 9,000 req/s here). A read that finished leaves its
 //! connection here for the next; one that failed or was cancelled drops it, and it goes back
@@ -17,7 +17,7 @@ use sqlx::{Any, AnyConnection, AnyPool};
 use crate::{AnyQuery, STALE_AFTER, SqlStore};
 
 impl SqlStore {
-    /// The rows of one of the hottest reads, on a kept connection.
+    /// The rows of one of the hottest reads or one-call writes, on a kept connection.
     pub(crate) async fn read_kept(&self, query: AnyQuery<'_>) -> StoreResult<Vec<AnyRow>> {
         let mut lease = self.kept.lend(&self.pool).await.map_err(|e| self.error(e))?;
         let rows = query.fetch_all(lease.conn()).await.map_err(|e| self.error(e))?;

@@ -4,10 +4,10 @@
 //! `dialect`.
 
 mod apps;
+mod args;
 mod audit;
 mod dialect;
 pub mod fastauthcore;
-mod inline_reads;
 mod kept;
 mod keys;
 mod one_call;
@@ -18,6 +18,7 @@ mod reset_tokens;
 mod roles;
 mod rows;
 mod sessions;
+mod sqlite_direct;
 mod users;
 mod writer;
 
@@ -35,9 +36,9 @@ use sqlx::{AnyPool, Transaction};
 use time::OffsetDateTime;
 
 pub use dialect::Dialect;
-use inline_reads::InlineReads;
 use kept::Kept;
-use rows::Cells;
+use rows::{Cells, as_cells};
+use sqlite_direct::DirectSqlite;
 use writer::Writer;
 
 /// Pool settings (how long a request may wait for a connection before it is 503).
@@ -66,8 +67,9 @@ pub struct SqlStore {
     /// On PostgreSQL, connections of `pool` kept between the hottest reads and the one-call
     /// writes, skipping sqlx's ping on return.
     kept: Arc<Kept>,
-    /// On SQLite, where the hottest reads run instead (on the calling thread).
-    inline: Option<Arc<InlineReads>>,
+    /// On SQLite, where the hottest reads (on the calling thread) and the one-call writes run
+    /// instead.
+    direct: Option<Arc<DirectSqlite>>,
     dialect: Dialect,
 }
 
@@ -88,15 +90,15 @@ impl SqlStore {
         let dialect = Dialect::from_url(url)?;
         let url = dialect.prepare_url(url)?;
         let pool = pool_options(dialect, settings, settings.max_connections).connect_lazy(&url)?;
-        let (writer, inline) = match dialect {
+        let (writer, direct) = match dialect {
             Dialect::Sqlite => {
                 let writer = Writer::new(pool_options(dialect, settings, 1).connect_lazy(&url)?, true);
-                (writer, Some(Arc::new(InlineReads::new(&url, settings.max_connections as usize))))
+                (writer, Some(Arc::new(DirectSqlite::new(&url, settings.max_connections as usize))))
             }
             Dialect::Postgres => (Writer::new(pool.clone(), false), None),
         };
         let kept = Arc::new(Kept::new(settings.max_connections));
-        Ok(Self { pool, writer, kept, inline, dialect })
+        Ok(Self { pool, writer, kept, direct, dialect })
     }
 
     /// Starts a write transaction.
@@ -112,15 +114,11 @@ impl SqlStore {
         params: &[&str],
         decode: impl FnOnce(&[&dyn Cells]) -> Result<T, sqlx::Error>,
     ) -> StoreResult<T> {
-        let decoded = match &self.inline {
-            Some(inline) => {
-                let rows = inline.rows(sql, params)?;
-                decode(&rows.iter().map(|r| r as &dyn Cells).collect::<Vec<_>>())
-            }
+        let decoded = match &self.direct {
+            Some(direct) => decode(&as_cells(&direct.rows(sql, params)?)),
             None => {
                 let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
-                let rows = self.read_kept(query).await?;
-                decode(&rows.iter().map(|r| r as &dyn Cells).collect::<Vec<_>>())
+                decode(&as_cells(&self.read_kept(query).await?))
             }
         };
         decoded.map_err(|e| self.error(e))
@@ -134,8 +132,8 @@ impl SqlStore {
     /// Closes the pool (tests, shutdown).
     pub async fn close(&self) {
         self.kept.release();
-        if let Some(inline) = &self.inline {
-            inline.close();
+        if let Some(direct) = &self.direct {
+            direct.close();
         }
         self.pool.close().await;
         self.writer.close().await;

@@ -50,11 +50,16 @@ macro_rules! user_columns {
 pub(crate) use user_columns;
 pub(crate) const USER_COLUMNS: usize = 12;
 
-/// The cells of one result row, read by position: a row of sqlx's, or one read on the calling
-/// thread (`inline_reads`). Every column the decoders below read is an integer or text.
+/// The cells of one result row, read by position: a row of sqlx's, or one read directly from
+/// SQLite (`sqlite_direct`). Every column the decoders below read is an integer or text.
 pub(crate) trait Cells {
     fn int(&self, at: usize) -> Result<Option<i64>, sqlx::Error>;
     fn text(&self, at: usize) -> Result<Option<String>, sqlx::Error>;
+}
+
+/// Rows of either kind, for a decoder that takes both.
+pub(crate) fn as_cells<R: Cells>(rows: &[R]) -> Vec<&dyn Cells> {
+    rows.iter().map(|r| r as &dyn Cells).collect()
 }
 
 impl Cells for AnyRow {

@@ -7,11 +7,12 @@ use fastauth_core::ports::{SessionStore, StoreResult};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::audit::{audit_columns, bind_event};
+use crate::args::Args;
+use crate::audit::{audit_columns, event_args};
 use crate::rows::{
     self, Cells, SESSION_COLUMNS, USER_COLUMNS, from_ms, ms, role_columns, session_columns, user_columns,
 };
-use crate::{AnyQuery, Dialect, SqlStore};
+use crate::{Dialect, SqlStore};
 
 /// Replaces the session's current refresh token if the session is live, in one statement: the row
 /// lock makes concurrent callers with the same token queue up, and all but the first then match
@@ -45,7 +46,7 @@ macro_rules! session_with_user {
 pub(crate) use session_with_user;
 const FIND_ROTATED: &str = "select t.session_id, t.rotated_at, s.user_id from refresh_tokens t \
      join sessions s on s.id = t.session_id where t.token_hash = $1 and t.rotated_at is not null";
-/// A new session's row from the ten parameters `bind_session` binds.
+/// A new session's row from the ten parameters `session_args` adds.
 macro_rules! insert_session {
     () => {
         "insert into sessions (id, user_id, client_id, created_at, last_used_at, idle_expires_at, \
@@ -75,7 +76,7 @@ macro_rules! end_oldest {
         )
     };
 }
-/// The audit row of `bind_event` as parameters 12 to 17, or none when they are null.
+/// The audit row of `event_args` as parameters 12 to 17, or none when they are null.
 macro_rules! insert_event_if_any {
     () => {
         concat!(
@@ -143,19 +144,18 @@ const OPEN_SESSION_SQLITE: &str = concat!(
     " where o.id = $1 order by r.id; commit"
 );
 
-/// Binds `s` as the first ten parameters (`insert_session!`).
-pub(crate) fn bind_session<'q>(query: AnyQuery<'q>, s: &'q NewSession) -> AnyQuery<'q> {
-    query
-        .bind(s.id.as_str())
-        .bind(s.user_id.as_str())
-        .bind(s.client_id.as_str())
-        .bind(ms(s.created_at))
-        .bind(ms(s.idle_expires_at))
-        .bind(ms(s.absolute_expires_at))
-        .bind(s.user_agent.as_deref())
-        .bind(s.ip.as_deref())
-        .bind(i64::from(s.test_identity))
-        .bind(s.refresh_hash.as_str())
+/// Adds `s` as the next ten parameters (`insert_session!` numbers them from `$1`).
+pub(crate) fn session_args(args: Args, s: &NewSession) -> Args {
+    args.add(s.id.as_str())
+        .add(s.user_id.as_str())
+        .add(s.client_id.as_str())
+        .add(ms(s.created_at))
+        .add(ms(s.idle_expires_at))
+        .add(ms(s.absolute_expires_at))
+        .add(s.user_agent.as_deref())
+        .add(s.ip.as_deref())
+        .add(i64::from(s.test_identity))
+        .add(s.refresh_hash.as_str())
 }
 
 /// The session, its user and their roles from the rows of `session_with_user!` (or of a
@@ -180,12 +180,11 @@ impl SessionStore for SqlStore {
             Dialect::Postgres => OPEN_SESSION_POSTGRES,
             Dialect::Sqlite => OPEN_SESSION_SQLITE,
         };
-        let open = bind_event(bind_session(sqlx::query(sql), s).bind(i64::from(max_per_user)), event);
-        let rows = self.write_in_one_call(open).await?;
-        let read = || {
-            Ok((rows::session(rows.first().ok_or(sqlx::Error::RowNotFound)?)?, rows::roles_at(&rows, SESSION_COLUMNS)?))
-        };
-        read().map_err(|e: sqlx::Error| self.error(e))
+        let args = event_args(session_args(Args::default(), s).add(i64::from(max_per_user)), event);
+        self.write_in_one_call(sql, args, |rows| {
+            Ok((rows::session(rows.first().ok_or(sqlx::Error::RowNotFound)?)?, rows::roles_at(rows, SESSION_COLUMNS)?))
+        })
+        .await
     }
 
     async fn rotate_refresh_token(
@@ -195,20 +194,10 @@ impl SessionStore for SqlStore {
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> StoreResult<Rotation> {
-        // One statement (nothing left open if it is cut off): the writer's connection waits for
-        // the next hot write.
-        let mut conn = self.writer.take().await.map_err(|e| self.error(e))?;
-        let rotated = sqlx::query(ROTATE)
-            .bind(old_hash)
-            .bind(new_hash)
-            .bind(ms(now))
-            .bind(ms(idle_expires_at))
-            .fetch_optional(&mut **conn)
-            .await
-            .map_err(|e| self.error(e))?;
-        self.writer.keep(conn);
-        if let Some(row) = rotated {
-            return rows::session(&row).map(Rotation::Rotated).map_err(|e| self.error(e));
+        let args = Args::default().add(old_hash).add(new_hash).add(ms(now)).add(ms(idle_expires_at));
+        let rotated = self.write_in_one_call(ROTATE, args, |rows| rows.first().map(rows::session).transpose()).await?;
+        if let Some(session) = rotated {
+            return Ok(Rotation::Rotated(session));
         }
         let rotated_before = sqlx::query(FIND_ROTATED).bind(old_hash).fetch_optional(&self.pool).await;
         let read = |row: sqlx::any::AnyRow| -> Result<Rotation, sqlx::Error> {

@@ -11,13 +11,14 @@ use fastauth_core::phone::PhoneNumber;
 use fastauth_core::ports::{StoreResult, UserStore};
 use time::OffsetDateTime;
 
-use crate::audit::{audit_columns, bind_event, insert_event};
+use crate::args::Args;
+use crate::audit::{audit_columns, event_args, insert_event};
 use crate::outbox::{self, insert_outbox_event};
 use crate::rows::{self, ms, role_columns, session_columns, user_columns};
-use crate::sessions::{bind_session, insert_event_if_any, insert_session, session_with_user, with_user};
-use crate::{AnyQuery, Dialect, SqlStore, Tx};
+use crate::sessions::{insert_event_if_any, insert_session, session_args, session_with_user, with_user};
+use crate::{Dialect, SqlStore, Tx};
 
-/// An active user's row from the parameters numbered `$id`, …, `$now` (`bind_user`'s order).
+/// An active user's row from the parameters numbered `$id`, …, `$now` (`user_args`'s order).
 macro_rules! insert_user {
     ($id:literal, $first:literal, $last:literal, $email:literal, $phone:literal, $hash:literal, $source:literal,
      $email_at:literal, $phone_at:literal, $now:literal) => {
@@ -53,7 +54,7 @@ const INSERT_USER: &str =
     concat!(insert_user!("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"), " returning ", user_columns!());
 const GRANT_ROLE: &str = "insert into user_roles (user_id, role_id) values ($1, $2) on conflict do nothing";
 /// A user and its first session in one call (`write_in_one_call`): the session's parameters as
-/// `bind_session` numbers them, `$11` now, the audit row as `$12`-`$17`, the user's fields as
+/// `session_args` numbers them, `$11` now, the audit row as `$12`-`$17`, the user's fields as
 /// `$18`-`$25`, its role ids as a JSON array `$26`, the outbox row's uid and payload `$27`, `$28`.
 /// PostgreSQL: one statement, whose parts see one snapshot, so the roles are read from the list.
 const CREATE_USER_WITH_SESSION_POSTGRES: &str = concat!(
@@ -155,17 +156,16 @@ impl SqlStore {
     }
 }
 
-/// Binds the fields of `user` from its first name to its phone's verification (`insert_user!`).
-fn bind_user<'q>(query: AnyQuery<'q>, user: &'q NewUser) -> AnyQuery<'q> {
-    query
-        .bind(&user.firstname)
-        .bind(&user.lastname)
-        .bind(user.email.as_ref().map(Email::as_str))
-        .bind(user.phone_number.as_ref().map(PhoneNumber::as_str))
-        .bind(user.password_hash.as_deref())
-        .bind(user.source_profile.as_deref())
-        .bind(user.email_verified_at.map(ms))
-        .bind(user.phone_verified_at.map(ms))
+/// Adds the fields of `user` from its first name to its phone's verification (`insert_user!`).
+fn user_args(args: Args, user: &NewUser) -> Args {
+    args.add(user.firstname.as_str())
+        .add(user.lastname.as_str())
+        .add(user.email.as_ref().map(Email::as_str))
+        .add(user.phone_number.as_ref().map(PhoneNumber::as_str))
+        .add(user.password_hash.as_deref())
+        .add(user.source_profile.as_deref())
+        .add(user.email_verified_at.map(ms))
+        .add(user.phone_verified_at.map(ms))
 }
 
 /// The payload of `user.created`: the user as written (active) and the roles it was given.
@@ -198,11 +198,8 @@ impl SqlStore {
         now: OffsetDateTime,
         event: Option<&NewAuditEvent>,
     ) -> StoreResult<User> {
-        let row = bind_user(sqlx::query(INSERT_USER).bind(user.id.as_str()), user)
-            .bind(ms(now))
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(|e| self.error(e))?;
+        let args = user_args(Args::default().add(user.id.as_str()), user).add(ms(now));
+        let row = args.query(INSERT_USER).fetch_one(&mut **tx).await.map_err(|e| self.error(e))?;
         for role in &user.role_ids {
             sqlx::query(GRANT_ROLE)
                 .bind(user.id.as_str())
@@ -246,13 +243,12 @@ impl UserStore for SqlStore {
             Dialect::Postgres => CREATE_USER_WITH_SESSION_POSTGRES,
             Dialect::Sqlite => CREATE_USER_WITH_SESSION_SQLITE,
         };
-        let query = bind_event(bind_session(sqlx::query(sql), session).bind(ms(now)), event);
-        let query = bind_user(query, user)
-            .bind(serde_json::json!(user.role_ids).to_string())
-            .bind(outbox::new_uid())
-            .bind(created_data(user, now).to_string());
-        let rows = self.write_in_one_call(query).await?;
-        let opened = with_user(&rows).and_then(|o| o.ok_or(sqlx::Error::RowNotFound)).map_err(|e| self.error(e))?;
+        let args = event_args(session_args(Args::default(), session).add(ms(now)), event);
+        let args = user_args(args, user)
+            .add(serde_json::json!(user.role_ids).to_string())
+            .add(outbox::new_uid())
+            .add(created_data(user, now).to_string());
+        let opened = self.write_in_one_call(sql, args, |rows| with_user(rows)?.ok_or(sqlx::Error::RowNotFound)).await?;
         Ok((opened.user, opened.session, opened.roles))
     }
 

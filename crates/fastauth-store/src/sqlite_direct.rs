@@ -1,6 +1,7 @@
-//! On SQLite, the hottest reads (`/token`'s session, sign-in's user, sign-up's default role) run
-//! on the calling thread, through SQLite's library itself, instead of on the thread sqlx gives
-//! each connection.
+//! On SQLite, the hottest statements run through SQLite's library itself instead of on the thread
+//! sqlx gives each connection: the reads (`/token`'s session, sign-in's user, sign-up's default
+//! role) on the calling thread, and the one-call write transactions (sign-in's and sign-up's) on
+//! a blocking thread, on the writer's own connection.
 //!
 //! Through sqlx each read is two hand-offs between threads (the statement to the connection's
 //! thread, the rows back), each a wake-up through the kernel. During a sign-in flood, with the
@@ -9,33 +10,44 @@
 //! up to 112 ms behind them: `/token`'s p99 went over 50 ms (README, "Floods and scheduling
 //! groups"). A read by key costs tens of microseconds, no longer than the request's other work on
 //! the same thread, and in WAL mode a reader never waits for the writer.
+//!
+//! A write transaction through sqlx is worse: its thread sends each statement's result and each
+//! row as it comes, and every one wakes the HTTP worker, which preempts it (a sign-in's
+//! transaction: 13 sleeps of the HTTP worker and 11 preemptions of SQLite's thread). Here it is
+//! one hand-off each way. The caller holds sqlx's writer connection meanwhile, so writes still
+//! take their turns one at a time and never meet SQLite's lock.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use fastauth_core::StoreError;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, ffi};
+use rusqlite::{Connection, OpenFlags, Rows, ffi};
 
+use crate::args::Args;
+use crate::dialect::{SQLITE_PRAGMAS, constraint};
 use crate::rows::Cells;
 
-/// Reader connections to one SQLite file, opened when first needed and kept between reads.
+/// Connections to one SQLite file, opened when first needed and kept between statements.
 #[derive(Debug)]
-pub(crate) struct InlineReads {
+pub(crate) struct DirectSqlite {
     /// The file as an SQLite URI, with the options of `DATABASE_URL` (`mode=…`).
     uri: String,
-    idle: Mutex<Vec<Connection>>,
-    /// Connections kept idle at most: one per thread that reads at the same time.
+    readers: Mutex<Vec<Connection>>,
+    /// Readers kept idle at most: one per thread that reads at the same time.
     keep: usize,
+    /// The connection of the one-call writes.
+    writer: Mutex<Option<Connection>>,
 }
 
 /// One result row, its cells copied out of SQLite.
-pub(crate) struct InlineRow(Vec<Value>);
+#[derive(Debug)]
+pub(crate) struct DirectRow(Vec<Value>);
 
 /// A reader that finds the file locked (SQLite recovering its log after a crash) waits this
 /// long, holding its thread and the requests behind it, before the read is 503.
 const BUSY_TIMEOUT_MS: u32 = 250;
 
-impl InlineReads {
+impl DirectSqlite {
     /// `url` as `Dialect::prepare_url` gives it: `sqlite://FILE?OPTIONS`.
     pub(crate) fn new(url: &str, keep: usize) -> Self {
         let url = url.trim_start_matches("sqlite://");
@@ -43,55 +55,111 @@ impl InlineReads {
         // A file name's `#` and `%` would end or escape the path in a URI (its `?` cannot occur:
         // the URL's options start at the first).
         let file = file.replace('%', "%25").replace('#', "%23");
-        Self { uri: format!("file:{file}?{options}"), idle: Mutex::new(Vec::new()), keep }
+        Self { uri: format!("file:{file}?{options}"), readers: Mutex::new(Vec::new()), keep, writer: Mutex::new(None) }
     }
 
     /// The rows of `sql`, its parameters `$1, $2, …` bound to `params`.
-    pub(crate) fn rows(&self, sql: &str, params: &[&str]) -> Result<Vec<InlineRow>, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    pub(crate) fn rows(&self, sql: &str, params: &[&str]) -> Result<Vec<DirectRow>, StoreError> {
+        let idle = lock(&self.readers).pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => self.open().map_err(store_error)?,
+            None => self.open(&format!("pragma busy_timeout = {BUSY_TIMEOUT_MS}; pragma query_only = on"))?,
         };
-        let rows = read(&conn, sql, params).map_err(store_error)?;
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut statement = conn.prepare_cached(sql).map_err(store_error)?;
+        let found = statement.query(rusqlite::params_from_iter(params)).map_err(store_error)?;
+        let rows = copy_rows(found).map_err(store_error)?;
+        drop(statement);
+        let mut idle = lock(&self.readers);
         if idle.len() < self.keep {
             idle.push(conn);
         }
         Ok(rows)
     }
 
-    fn open(&self) -> rusqlite::Result<Connection> {
+    /// Runs `sql`, a whole transaction (`begin immediate; …; commit`), its parameters `$1, $2, …`
+    /// taken from `args`, and gives the rows its statements return. It blocks: call it off the
+    /// async workers, holding the writer's turn. A statement that fails rolls it all back.
+    pub(crate) fn write(&self, sql: &str, args: &Args) -> Result<Vec<DirectRow>, StoreError> {
+        let mut writer = lock(&self.writer);
+        let conn = match writer.take() {
+            Some(conn) => conn,
+            None => self.open(SQLITE_PRAGMAS)?,
+        };
+        let written = run(&conn, sql, args);
+        // Where the rollback fails the connection is broken: the next write opens another.
+        if conn.is_autocommit() || conn.execute_batch("rollback").is_ok() {
+            *writer = Some(conn);
+        }
+        written.map_err(store_error)
+    }
+
+    fn open(&self, pragmas: &str) -> Result<Connection, StoreError> {
         // URI: the options of DATABASE_URL apply (`mode=ro` can only narrow the flags).
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.uri, flags)?;
-        conn.execute_batch(&format!("pragma busy_timeout = {BUSY_TIMEOUT_MS}; pragma query_only = on"))?;
+        let conn = Connection::open_with_flags(&self.uri, flags).map_err(store_error)?;
+        conn.execute_batch(pragmas).map_err(store_error)?;
         Ok(conn)
     }
 
     /// Closes the idle connections (tests, shutdown).
     pub(crate) fn close(&self) {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        lock(&self.readers).clear();
+        lock(&self.writer).take();
     }
 }
 
-fn read(conn: &Connection, sql: &str, params: &[&str]) -> rusqlite::Result<Vec<InlineRow>> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let columns = statement.column_count();
-    let mut found = statement.query(rusqlite::params_from_iter(params))?;
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The statements of `sql` one after another, each bound to the parameters it names.
+fn run(conn: &Connection, sql: &str, args: &Args) -> rusqlite::Result<Vec<DirectRow>> {
+    let mut rows = Vec::new();
+    for text in statements(sql) {
+        let mut statement = conn.prepare_cached(text)?;
+        for at in 1..=statement.parameter_count() {
+            let name = statement.parameter_name(at).unwrap_or_default().to_owned();
+            let arg = name.strip_prefix('$').and_then(|n| n.parse().ok()).and_then(|n| args.get(n));
+            statement.raw_bind_parameter(at, arg.ok_or(rusqlite::Error::InvalidParameterName(name))?)?;
+        }
+        rows.extend(copy_rows(statement.raw_query())?);
+    }
+    Ok(rows)
+}
+
+/// `sql` cut at each `;` outside a quoted string (fastauth's own statements: no comments).
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    sql.split(move |c| {
+        quoted ^= c == '\'';
+        c == ';' && !quoted
+    })
+    .map(str::trim)
+    .filter(|s| !s.is_empty())
+}
+
+fn copy_rows(mut found: Rows<'_>) -> rusqlite::Result<Vec<DirectRow>> {
+    let columns = found.as_ref().map_or(0, |s| s.column_count());
     let mut rows = Vec::new();
     while let Some(row) = found.next()? {
-        rows.push(InlineRow((0..columns).map(|at| row.get(at)).collect::<Result<_, _>>()?));
+        rows.push(DirectRow((0..columns).map(|at| row.get(at)).collect::<Result<_, _>>()?));
     }
     Ok(rows)
 }
 
 /// A file that cannot be opened or stays locked is unavailable (503), as a pool's connection
-/// that cannot be had; anything else is a fault.
+/// that cannot be had; a taken unique value is the conflict it names; anything else is a fault.
 fn store_error(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &err {
+        let unique =
+            [ffi::SQLITE_CONSTRAINT_UNIQUE, ffi::SQLITE_CONSTRAINT_PRIMARYKEY].contains(&failure.extended_code);
+        if let Some(c) = constraint(message).filter(|_| unique) {
+            return StoreError::Conflict(c);
+        }
+    }
     match err.sqlite_error_code() {
         Some(ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked | ffi::ErrorCode::CannotOpen) => {
             StoreError::Unavailable
@@ -100,7 +168,7 @@ fn store_error(err: rusqlite::Error) -> StoreError {
     }
 }
 
-impl Cells for InlineRow {
+impl Cells for DirectRow {
     fn int(&self, at: usize) -> Result<Option<i64>, sqlx::Error> {
         match self.cell(at)? {
             Value::Null => Ok(None),
@@ -118,7 +186,7 @@ impl Cells for InlineRow {
     }
 }
 
-impl InlineRow {
+impl DirectRow {
     fn cell(&self, at: usize) -> Result<&Value, sqlx::Error> {
         self.0.get(at).ok_or_else(|| sqlx::Error::ColumnIndexOutOfBounds { index: at, len: self.0.len() })
     }
@@ -134,6 +202,7 @@ mod tests {
 
     use std::time::{Duration, Instant};
 
+    use fastauth_core::error::Constraint;
     use fastauth_core::model::NewRole;
     use fastauth_core::ports::{RoleStore, Store};
     use time::OffsetDateTime;
@@ -177,6 +246,34 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(BUSY_TIMEOUT_MS.into()), "the read did not wait");
         tx.commit().await.expect("commit");
         assert_eq!(hot_read_of(store, "reader").await, Some(vec!["b:write".to_owned()]), "committed");
+    }
+
+    /// A statement that fails ends its transaction: nothing of it stays, and nothing is left open
+    /// for the next write, on this connection or on sqlx's.
+    #[tokio::test]
+    async fn a_failed_write_rolls_back_and_leaves_nothing_open() {
+        let db = TestDb::sqlite().await;
+        let direct = db.store.direct.clone().expect("SQLite");
+        let insert = "insert into roles (role_name, created_at, updated_at) values ($1, 0, 0)";
+        let twice = format!("begin immediate; {insert}; {insert}; commit");
+        let name = Args::default().add("twice");
+        let err = direct.write(&twice, &name).expect_err("the second insert is refused");
+        assert!(matches!(err, StoreError::Conflict(Constraint::RoleName)), "{err:?}");
+        assert_eq!(hot_read_of(&db.store, "twice").await, None, "the first insert was rolled back");
+
+        let started = Instant::now();
+        db.store.create_roles(&[role("twice")], OffsetDateTime::now_utc()).await.expect("a write through sqlx");
+        assert!(started.elapsed() < Duration::from_secs(1), "it waited {:?}", started.elapsed());
+        let update = "begin immediate; update roles set permissions = '[\"b:write\"]' where role_name = $1; commit";
+        direct.write(update, &name).expect("the connection writes again");
+        assert_eq!(hot_read_of(&db.store, "twice").await, Some(vec!["b:write".to_owned()]));
+    }
+
+    #[test]
+    fn statements_end_at_semicolons_outside_quotes() {
+        let sql = "begin immediate; insert into t values ('a;b', 'it''s;'); commit";
+        let found: Vec<_> = statements(sql).collect();
+        assert_eq!(found, ["begin immediate", "insert into t values ('a;b', 'it''s;')", "commit"]);
     }
 
     /// A file another process holds locked is 503 after the busy timeout, never a hang or a 500.
