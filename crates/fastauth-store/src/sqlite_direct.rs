@@ -43,6 +43,9 @@ pub(crate) struct DirectSqlite {
 #[derive(Debug)]
 pub(crate) struct DirectRow(Vec<Value>);
 
+/// Compiled statements kept per connection: room to spare over the dozen of the writes.
+const STATEMENTS_KEPT: usize = 32;
+
 /// A reader that finds the file locked (SQLite recovering its log after a crash) waits this
 /// long, holding its thread and the requests behind it, before the read is 503.
 const BUSY_TIMEOUT_MS: u32 = 250;
@@ -100,6 +103,8 @@ impl DirectSqlite {
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.uri, flags).map_err(store_error)?;
+        // rusqlite's default (16) leaves little room.
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         conn.execute_batch(pragmas).map_err(store_error)?;
         Ok(conn)
     }
