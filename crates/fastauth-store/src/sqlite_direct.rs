@@ -1,7 +1,7 @@
 //! On SQLite, the hottest statements run through SQLite's library itself instead of on the thread
 //! sqlx gives each connection: the reads (`/token`'s session, sign-in's user, sign-up's default
-//! role) on the calling thread, and the one-call write transactions (sign-in's and sign-up's) on
-//! a blocking thread, on the writer's own connection.
+//! role) on the calling thread, and the one-call writes (sign-in's and sign-up's transactions,
+//! refresh's rotation) on a blocking thread, on the writer's own connection.
 //!
 //! Through sqlx each read is two hand-offs between threads (the statement to the connection's
 //! thread, the rows back), each a wake-up through the kernel. During a sign-in flood, with the
@@ -79,8 +79,9 @@ impl DirectSqlite {
         Ok(rows)
     }
 
-    /// Runs `sql`, a whole transaction (`begin immediate; …; commit`), its parameters `$1, $2, …`
-    /// taken from `args`, and gives the rows its statements return. It blocks: call it off the
+    /// Runs `sql`, a whole transaction (one statement, or several between `begin immediate` and
+    /// `commit`), its parameters `$1, $2, …` taken from `args`, and gives the rows its statements
+    /// return. It blocks: call it off the
     /// async workers, holding the writer's turn. A statement that fails rolls it all back.
     pub(crate) fn write(&self, sql: &str, args: &Args) -> Result<Vec<DirectRow>, StoreError> {
         let mut writer = lock(&self.writer);
