@@ -1,6 +1,6 @@
 //! On PostgreSQL, connections kept out of the pool between the hottest reads (`/token`'s session,
-//! sign-in's user, sign-up's default role) and the one-statement writes of sign-in and sign-up
-//! (on SQLite those reads run on the calling thread, `sqlite_direct`). sqlx pings every connection
+//! sign-in's user, sign-up's default role) and the one-statement writes of sign-in, sign-up and
+//! refresh (on SQLite those run directly on SQLite, `sqlite_direct`). sqlx pings every connection
 //! as it goes back to its pool: a second round trip to PostgreSQL for every read (without it
 //! `/token` went from about 7,000 to 9,000 req/s here). A read that finished leaves its
 //! connection here for the next; one that failed or was cancelled drops it, and it goes back

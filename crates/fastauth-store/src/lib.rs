@@ -92,10 +92,10 @@ impl SqlStore {
         let pool = pool_options(dialect, settings, settings.max_connections).connect_lazy(&url)?;
         let (writer, direct) = match dialect {
             Dialect::Sqlite => {
-                let writer = Writer::new(pool_options(dialect, settings, 1).connect_lazy(&url)?, true);
+                let writer = Writer::new(pool_options(dialect, settings, 1).connect_lazy(&url)?);
                 (writer, Some(Arc::new(DirectSqlite::new(&url, settings.max_connections as usize))))
             }
-            Dialect::Postgres => (Writer::new(pool.clone(), false), None),
+            Dialect::Postgres => (Writer::new(pool.clone()), None),
         };
         let kept = Arc::new(Kept::new(settings.max_connections));
         Ok(Self { pool, writer, kept, direct, dialect })

@@ -10,7 +10,6 @@
 //! here. Hot writes wait for each other in a lane of their own, not in the pool, so that a burst of
 //! them (chained refreshes) passes the connection from one to the next without the ping.
 
-use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -22,12 +21,11 @@ use crate::STALE_AFTER;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Writer {
+    /// On PostgreSQL the readers' pool, where only `turn` is used: the hottest writes keep their
+    /// own connections there (`Kept`).
     pool: AnyPool,
-    /// Whether a connection may wait here (SQLite); on PostgreSQL the writes share the readers'
-    /// pool and the hottest keep their own connections (`Kept`).
-    keeps: bool,
     state: Arc<Mutex<State>>,
-    /// Where hot writes wait for each other while one holds the connection (SQLite).
+    /// Where hot writes wait for each other while one holds the connection.
     lane: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -45,13 +43,13 @@ pub(crate) struct Turn<'a>(&'a Writer);
 /// A hot write's connection, from `take` until `keep`.
 pub(crate) struct Hot {
     conn: PoolConnection<Any>,
-    /// The lane, held until the connection is kept or dropped (none on PostgreSQL).
-    _lane: Option<OwnedMutexGuard<()>>,
+    /// The lane, held until the connection is kept or dropped.
+    _lane: OwnedMutexGuard<()>,
 }
 
 impl Writer {
-    pub(crate) fn new(pool: AnyPool, keeps: bool) -> Self {
-        Self { pool, keeps, state: Arc::default(), lane: Arc::default() }
+    pub(crate) fn new(pool: AnyPool) -> Self {
+        Self { pool, state: Arc::default(), lane: Arc::default() }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -71,10 +69,9 @@ impl Writer {
 
     /// A connection for a write that gives it back with `keep` when it finished: the kept one
     /// if it was used within `STALE_AFTER`, else one from the pool (which checks an older one).
-    /// On SQLite, one hot write at a time: the others wait in the lane.
+    /// One hot write at a time (SQLite only): the others wait in the lane.
     pub(crate) async fn take(&self) -> Result<Hot, sqlx::Error> {
-        // On PostgreSQL hot writes run side by side.
-        let lane = if self.keeps { Some(self.lane.clone().lock_owned().await) } else { None };
+        let lane = self.lane.clone().lock_owned().await;
         let kept = self.state().kept.take();
         if let Some((conn, used)) = kept {
             if used.elapsed() <= STALE_AFTER {
@@ -90,7 +87,7 @@ impl Writer {
     /// for the pool. The next hot write leaves the lane after this.
     pub(crate) fn keep(&self, hot: Hot) {
         let mut state = self.state();
-        if self.keeps && state.waiting == 0 && state.kept.is_none() {
+        if state.waiting == 0 && state.kept.is_none() {
             state.kept = Some((hot.conn, Instant::now()));
             return;
         }
@@ -103,19 +100,6 @@ impl Writer {
         let kept = self.state().kept.take();
         drop(kept);
         self.pool.close().await;
-    }
-}
-
-impl Deref for Hot {
-    type Target = PoolConnection<Any>;
-    fn deref(&self) -> &Self::Target {
-        &self.conn
-    }
-}
-
-impl DerefMut for Hot {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.conn
     }
 }
 
@@ -140,7 +124,7 @@ mod tests {
     async fn writer() -> Writer {
         sqlx::any::install_default_drivers();
         let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await;
-        Writer::new(pool.expect("connect"), true)
+        Writer::new(pool.expect("connect"))
     }
 
     /// Until the pool holds `idle` connections (a connection goes back to it in a task of its own).
@@ -166,7 +150,7 @@ mod tests {
         assert!(writer.state().kept.is_none(), "a turn hands it back");
         let conn = turn.pool().acquire().await.expect("from the pool at once");
         drop(turn);
-        writer.keep(Hot { conn, _lane: None });
+        writer.keep(Hot { conn, _lane: writer.lane.clone().lock_owned().await });
         assert!(writer.state().kept.is_some());
 
         // While a write waits for the pool, a finished one does not keep the connection.
