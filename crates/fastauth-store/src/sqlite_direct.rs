@@ -7,12 +7,12 @@
 //! thread, the rows back), each a wake-up through the kernel. During a sign-in flood, with the
 //! service in a scheduling group of its own, an HTTP worker and SQLite's thread passed the core
 //! back and forth every 20-300 µs, one `/token` read each, and the kernel's network thread waited
-//! up to 112 ms behind them: `/token`'s p99 went over 50 ms (README, "Floods and scheduling
+//! up to 112 ms behind them: `/token`'s p99 went over 50 ms (bench/FINDINGS.md, "Floods and scheduling
 //! groups"). A read by key costs tens of microseconds, no longer than the request's other work on
 //! the same thread, and in WAL mode a reader never waits for the writer.
 //!
 //! A write through sqlx is worse: at 200 sign-ins/s the HTTP workers went to sleep 13 times a
-//! sign-in and SQLite's thread was preempted 11 times, however few its statements (README). Here
+//! sign-in and SQLite's thread was preempted 11 times, however few its statements (bench/FINDINGS.md). Here
 //! it is one hand-off each way (3 sleeps, no preemption). The caller holds sqlx's writer
 //! connection meanwhile, so writes still take their turns one at a time and never meet SQLite's
 //! lock.

@@ -5,7 +5,7 @@
 //! Other groups, such as a PostgreSQL server on the same host or the kernel's network thread
 //! (`ksoftirqd`), compete with fastauth's group as a whole. With the hash pool saturated they
 //! waited up to 332-524 ms for a core, and at most 9-22 ms with the hashing threads in an idle
-//! cgroup (README, performance).
+//! cgroup (bench/FINDINGS.md).
 //!
 //! On cgroup v1 the directory is in the `cpu` hierarchy and the threads go into its `tasks`. On
 //! v2 it must be a threaded cgroup (`cgroup.type`) below fastauth's own, with the cpu controller

@@ -193,7 +193,7 @@ fn run_worker(rx: &Receiver<Job>, waiting: &AtomicUsize) {
 /// let them go first: with the pool saturated, `ksoftirqd` waited up to 332-524 ms for a core,
 /// and nothing outside fastauth over 9-22 ms with the threads in an idle cgroup (HASH_CGROUP). On
 /// the VMs measured even a thread of the group waits up to a tick (`bench/wakeup-delays`; making
-/// the thread yield every 500 µs cost sign-in 10-20 % there, README). Elsewhere: nice 10
+/// the thread yield every 500 µs cost sign-in 10-20 % there, bench/FINDINGS.md). Elsewhere: nice 10
 /// (thread-priority maps 0..=99 onto nice 20..=-20).
 fn lower_priority() -> Result<(), thread_priority::Error> {
     #[cfg(target_os = "linux")]
